@@ -1,0 +1,217 @@
+/**
+ * Builds the channel over brighterscript's API.
+ *   prod: the channel viewers get (no test code, no csfake fixtures, fakeServer can never be on)
+ *   test: the Rooibos build, for a Roku or (with --simulator) for the brs-engine simulator
+ * Fails on any compiler or bslint error or warning, printing file:line for each.
+ */
+import { DiagnosticSeverity, ProgramBuilder } from 'brighterscript';
+import * as fs from 'fs';
+import * as path from 'path';
+import { zipFolder } from './lib/simulator';
+import { applySimulatorTransforms } from './lib/sim-transforms';
+
+export type BuildTarget = 'prod' | 'test';
+
+export interface BuildOptions {
+    target: BuildTarget;
+    /** Apply the brs-engine workarounds (test builds for the simulator only). */
+    simulator?: boolean;
+    /** csFake scenario folder under test/csfake/ (or a path) packaged as pkg:/csfake in test builds. */
+    csfake?: string;
+    /** Root of the project (default: this repo). */
+    rootDir?: string;
+    /** Where to write the zip (default out/<target>.zip). */
+    outFile?: string;
+    /** Only lint/compile; no staging, no zip. */
+    lintOnly?: boolean;
+    /** Quiet: do not print progress. */
+    quiet?: boolean;
+}
+
+export interface BuildResult {
+    stagingDir: string;
+    zipPath: string;
+    durationMs: number;
+    diagnostics: string[];
+}
+
+export class BuildError extends Error {
+    constructor(message: string, public readonly diagnostics: string[]) {
+        super(message);
+    }
+}
+
+const repoRoot = path.resolve(__dirname, '..');
+
+/** The parts of a bsc diagnostic we print. */
+interface Diagnostic {
+    file?: { srcPath?: string };
+    range?: { start: { line: number; character: number } };
+    severity?: number;
+    source?: string;
+    code?: string | number;
+    message: string;
+}
+
+export function formatDiagnostic(d: Diagnostic, cwd: string): string {
+    const file = d.file?.srcPath ? path.relative(cwd, d.file.srcPath) : '(project)';
+    const line = (d.range?.start.line ?? 0) + 1;
+    const col = (d.range?.start.character ?? 0) + 1;
+    const severity = d.severity === DiagnosticSeverity.Error ? 'error' : 'warning';
+    return `${file}:${line}:${col} ${severity} ${d.source === 'bslint' ? `bslint ${String(d.code)}` : `BS${String(d.code)}`}: ${d.message}`;
+}
+
+/** Checks the production staging folder: nothing a viewer must not get. */
+export function checkProductionStaging(stagingDir: string): string[] {
+    const problems: string[] = [];
+    const walk = (rel: string): void => {
+        for (const entry of fs.readdirSync(path.join(stagingDir, rel), { withFileTypes: true })) {
+            const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+            if (entry.isDirectory()) {
+                if (entry.name.toLowerCase() === 'csfake') {
+                    problems.push(`${relPath}: csFake fixtures must not ship in a production build`);
+                }
+                walk(relPath);
+                continue;
+            }
+            if (/\.spec\./i.test(entry.name) || /rooibos/i.test(relPath)) {
+                problems.push(`${relPath}: test code must not ship in a production build`);
+            }
+            if (/\.(brs|xml)$/i.test(entry.name)) {
+                const text = fs.readFileSync(path.join(stagingDir, relPath), 'utf8');
+                const lines = text.split(/\r?\n/);
+                lines.forEach((line, i) => {
+                    const code = line.replace(/'.*$/, '');
+                    if (/fakeServer\s*=\s*(true|"true")/i.test(code) || /field\s*=\s*"fakeServer"[^>]*value\s*=\s*"true"/i.test(code) || /fakeServer"\s*,\s*true/i.test(code)) {
+                        problems.push(`${relPath}:${i + 1}: ChannelStore fakeServer must never be on in a production build`);
+                    }
+                });
+            }
+        }
+    };
+    walk('');
+    return problems;
+}
+
+function copyDir(src: string, dest: string): void {
+    fs.mkdirSync(dest, { recursive: true });
+    for (const entry of fs.readdirSync(src, { withFileTypes: true })) {
+        const s = path.join(src, entry.name);
+        const d = path.join(dest, entry.name);
+        if (entry.isDirectory()) {
+            copyDir(s, d);
+        } else {
+            fs.copyFileSync(s, d);
+        }
+    }
+}
+
+export async function buildChannel(opts: BuildOptions): Promise<BuildResult> {
+    const started = Date.now();
+    const rootDir = path.resolve(opts.rootDir ?? repoRoot);
+    const target = opts.target;
+    const project = path.join(rootDir, target === 'prod' ? 'bsconfig.json' : 'bsconfig.test.json');
+    const variant = target === 'test' && opts.simulator ? 'test-sim' : target;
+    const stagingDir = path.join(rootDir, 'out', 'staging', variant);
+    const zipPath = path.resolve(rootDir, opts.outFile ?? path.join('out', `${variant}.zip`));
+    fs.rmSync(stagingDir, { recursive: true, force: true });
+
+    const builder = new ProgramBuilder();
+    // bsc prints its own diagnostics; we print ours (file:line) instead.
+    const cwd = process.cwd();
+    await builder.run({
+        project,
+        cwd: rootDir,
+        rootDir,
+        stagingDir,
+        createPackage: false,
+        copyToStaging: !opts.lintOnly,
+        retainStagingDir: true,
+        watch: false,
+        logLevel: 'error' as never,
+        emitDefinitions: false,
+        showDiagnosticsInConsole: false
+    } as never);
+    const diagnostics = (builder.getDiagnostics() as unknown as Diagnostic[])
+        .filter((d) => d.severity === DiagnosticSeverity.Error || d.severity === DiagnosticSeverity.Warning)
+        .map((d) => formatDiagnostic(d, cwd));
+    builder.dispose?.();
+    if (diagnostics.length > 0) {
+        throw new BuildError(`${target} build failed: ${diagnostics.length} compiler/bslint problem(s)`, diagnostics);
+    }
+    if (opts.lintOnly) {
+        return { stagingDir, zipPath, durationMs: Date.now() - started, diagnostics };
+    }
+    if (target === 'prod') {
+        const problems = checkProductionStaging(stagingDir);
+        if (problems.length > 0) {
+            throw new BuildError('production build refused: it contains things a viewer must not get', problems);
+        }
+    } else {
+        const scenario = opts.csfake ?? process.env.CSFAKE_SCENARIO ?? 'new-viewer';
+        const fixtures = path.isAbsolute(scenario) || scenario.includes('/') ? path.resolve(scenario) : path.join(rootDir, 'test', 'csfake', scenario);
+        if (fs.existsSync(fixtures)) {
+            copyDir(fixtures, path.join(stagingDir, 'csfake'));
+        } else if (opts.csfake) {
+            throw new BuildError(`csFake scenario not found: ${fixtures}`, []);
+        }
+        if (opts.simulator) {
+            applySimulatorTransforms(stagingDir);
+        }
+    }
+    fs.mkdirSync(path.dirname(zipPath), { recursive: true });
+    fs.writeFileSync(zipPath, await zipFolder(stagingDir));
+    return { stagingDir, zipPath, durationMs: Date.now() - started, diagnostics };
+}
+
+function parseArgs(argv: string[]): BuildOptions {
+    const opts: BuildOptions = { target: 'prod' };
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        const value = (): string => {
+            const v = argv[++i];
+            if (v === undefined) {
+                throw new Error(`${arg} needs a value`);
+            }
+            return v;
+        };
+        if (arg === '--target') {
+            const t = value();
+            if (t !== 'prod' && t !== 'test') {
+                throw new Error(`--target must be prod or test, not ${t}`);
+            }
+            opts.target = t;
+        } else if (arg === '--simulator') {
+            opts.simulator = true;
+        } else if (arg === '--csfake') {
+            opts.csfake = value();
+        } else if (arg === '--out') {
+            opts.outFile = value();
+        } else if (arg === '--lint-only') {
+            opts.lintOnly = true;
+        } else if (arg === '--help' || arg === '-h') {
+            console.log('usage: ts-node scripts/build.ts [--target prod|test] [--simulator] [--csfake <scenario|dir>] [--out <zip>] [--lint-only]');
+            process.exit(0);
+        } else {
+            throw new Error(`unknown option ${arg}`);
+        }
+    }
+    return opts;
+}
+
+if (require.main === module) {
+    (async () => {
+        const opts = parseArgs(process.argv.slice(2));
+        const result = await buildChannel(opts);
+        const size = opts.lintOnly ? '' : ` ${path.relative(process.cwd(), result.zipPath)} (${(fs.statSync(result.zipPath).size / 1024).toFixed(1)} KB)`;
+        console.log(`${opts.target}${opts.simulator ? ' (simulator)' : ''} build OK in ${(result.durationMs / 1000).toFixed(1)} s:${size || ' no problems'}`);
+    })().catch((err: unknown) => {
+        if (err instanceof BuildError) {
+            for (const d of err.diagnostics) {
+                console.error(d);
+            }
+        }
+        console.error(`build failed: ${(err as Error).message}`);
+        process.exit(1);
+    });
+}

@@ -1,0 +1,58 @@
+/* Host page for the simulator: loads the channel zip into brs-engine and reports to the runner. */
+/* global brs */
+(function () {
+    const config = window.__simConfig || { interactive: true };
+    const report = (kind, data) => {
+        if (typeof window.__simEvent === 'function') {
+            window.__simEvent(kind, data);
+        } else if (kind === 'print') {
+            console.log(data);
+        }
+    };
+    const toObject = (map) => {
+        const out = {};
+        if (map && typeof map.forEach === 'function') {
+            map.forEach((value, key) => { out[key] = value; });
+        }
+        return out;
+    };
+    brs.subscribe('sim-host', (event, data) => {
+        if (event === 'debug') {
+            if (data && typeof data === 'object') {
+                report('debug', { level: String(data.level || ''), content: String(data.content ?? '') });
+            } else {
+                report('debug', { level: 'print', content: String(data) });
+            }
+        } else if (event === 'closed' || event === 'error') {
+            report('closed', { event: event, reason: String(data) });
+        } else if (event === 'registry') {
+            report('registry', toObject(data));
+        } else if (event === 'started' || event === 'loaded' || event === 'launch') {
+            report(event, {});
+        }
+    });
+    async function boot() {
+        const [assets, app] = await Promise.all([
+            fetch('assets/common.zip').then((r) => r.arrayBuffer()),
+            fetch('app.zip').then((r) => r.arrayBuffer())
+        ]);
+        for (const [key, value] of Object.entries(config.registry || {})) {
+            localStorage.setItem(key, value);
+        }
+        await brs.initialize(
+            {
+                developerId: config.developerId || 'dev',
+                locale: config.locale || 'en_US',
+                displayMode: '1080p',
+                assets: assets,
+                extensions: new Map([[brs.SupportedExtension.SceneGraph, './brs-sg.js']])
+            },
+            { disableKeys: !config.interactive, debugToConsole: !!config.interactive, showStats: false }
+        );
+        const params = new Map(Object.entries(config.launchParams || {}));
+        brs.execute('app.zip', app, { entryPoint: true, debugOnCrash: false, muteSound: true, clearDisplayOnExit: false }, params);
+        report('booted', {});
+    }
+    window.__simPress = (key) => brs.sendKeyPress(key);
+    boot().catch((err) => report('host-error', String(err && err.stack || err)));
+})();

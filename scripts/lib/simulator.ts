@@ -1,0 +1,268 @@
+import * as fs from 'fs';
+import JSZip from 'jszip';
+import * as path from 'path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromiumArgs, findChromium } from './chromium';
+import { summarizeRooibos } from './rooibos-summary';
+import { startSimServer, type SimServer } from './sim-server';
+import type { ExitReason, KeyStep, SimulatorOptions, SimulatorResult, SimulatorSession } from './simulator-types';
+
+export type { KeyStep, SimulatorOptions, SimulatorResult, SimulatorSession } from './simulator-types';
+
+const DEVELOPER_ID = 'dev';
+
+/** Zips a channel folder (manifest at its root) in memory. */
+export async function zipFolder(dir: string): Promise<Buffer> {
+    const zip = new JSZip();
+    const walk = (rel: string): void => {
+        for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+            const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+            if (entry.isDirectory()) {
+                walk(relPath);
+            } else {
+                zip.file(relPath, fs.readFileSync(path.join(dir, relPath)));
+            }
+        }
+    };
+    walk('');
+    return zip.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
+}
+
+export async function loadApp(app: string | Buffer): Promise<Buffer> {
+    if (Buffer.isBuffer(app)) {
+        return app;
+    }
+    if (!fs.existsSync(app)) {
+        throw new Error(`No channel at ${app}`);
+    }
+    if (fs.statSync(app).isDirectory()) {
+        if (!fs.existsSync(path.join(app, 'manifest'))) {
+            throw new Error(`${app} has no manifest: not a channel folder`);
+        }
+        return zipFolder(app);
+    }
+    return fs.readFileSync(app);
+}
+
+function registryToStorage(registry: Record<string, Record<string, string>> | undefined): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [section, keys] of Object.entries(registry ?? {})) {
+        for (const [key, value] of Object.entries(keys)) {
+            out[`${DEVELOPER_ID}.${section}.${key}`] = value;
+        }
+    }
+    return out;
+}
+
+function storageToRegistry(storage: Record<string, string>): Record<string, Record<string, string>> {
+    const out: Record<string, Record<string, string>> = {};
+    for (const [fullKey, value] of Object.entries(storage)) {
+        const [dev, section, ...rest] = fullKey.split('.');
+        if (dev !== DEVELOPER_ID || !section || rest.length === 0) {
+            continue;
+        }
+        out[section] = out[section] ?? {};
+        out[section][rest.join('.')] = value;
+    }
+    return out;
+}
+
+/** A crash reported by brs-engine: `[error] …` line(s) followed by a backtrace. */
+const CRASH_LINE = /^(\[error\]|BRIGHTSCRIPT: ERROR:|.*\(runtime error)/;
+const COMPILE_ERROR = /(compile error|Syntax Error)/i;
+
+/** Starts a channel in the simulator and returns a handle to drive it while it runs. */
+export async function startSimulatorSession(opts: SimulatorOptions): Promise<SimulatorSession> {
+    const started = Date.now();
+    const zip = await loadApp(opts.app);
+    const timeoutMs = opts.timeoutMs ?? 60000;
+    const lines: string[] = [];
+    const screenshots: string[] = [];
+    let storage: Record<string, string> = registryToStorage(opts.registry);
+    let crash: { error: string; backtrace: string[] } | undefined;
+    let inBacktrace = false;
+    const lineWaiters: { match: (line: string) => boolean; from: number; resolve: (index: number) => void }[] = [];
+
+    let finish!: (reason: ExitReason, message: string) => void;
+    let finished = false;
+    let resultValue: SimulatorResult | undefined;
+    let server: SimServer | undefined;
+    let browser: Browser | undefined;
+    let page: Page | undefined;
+
+    const done = new Promise<SimulatorResult>((resolve) => {
+        finish = (reason, message) => {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            clearTimeout(timer);
+            void (async () => {
+                await browser?.close().catch(() => undefined);
+                await server?.close().catch(() => undefined);
+                let rooibos = opts.rooibos ? summarizeRooibos(lines) : undefined;
+                let finalReason = reason;
+                let finalMessage = message;
+                if (opts.rooibos && (reason === 'closed' || reason === 'stopped')) {
+                    if (!rooibos) {
+                        finalReason = 'rooibos-fail';
+                        finalMessage = 'the app closed without a Rooibos result: no tests ran';
+                    } else if (rooibos.result === 'FAIL') {
+                        finalReason = 'rooibos-fail';
+                        finalMessage = `Rooibos reported FAIL: ${rooibos.failed} failed, ${rooibos.crashed} crashed of ${rooibos.total}`;
+                    }
+                }
+                resultValue = {
+                    ok: finalReason === 'closed',
+                    reason: finalReason,
+                    message: finalMessage,
+                    lines: lines,
+                    registry: storageToRegistry(storage),
+                    rooibos: rooibos,
+                    crash: crash,
+                    durationMs: Date.now() - started,
+                    screenshots: screenshots
+                };
+                resolve(resultValue);
+            })();
+        };
+    });
+
+    const timer = setTimeout(() => finish('timeout', `the app did not close within ${timeoutMs} ms`), timeoutMs);
+
+    const onLine = (line: string): void => {
+        lines.push(line);
+        opts.onLine?.(line);
+        if (CRASH_LINE.test(line) && !crash) {
+            crash = { error: line, backtrace: [] };
+            inBacktrace = true;
+        } else if (crash && inBacktrace) {
+            if (line.trim() === '' || line.startsWith('[beacon]') || line.startsWith('------')) {
+                inBacktrace = false;
+            } else {
+                crash.backtrace.push(line);
+            }
+        }
+        for (const waiter of [...lineWaiters]) {
+            if (lines.length - 1 >= waiter.from && waiter.match(line)) {
+                lineWaiters.splice(lineWaiters.indexOf(waiter), 1);
+                waiter.resolve(lines.length - 1);
+            }
+        }
+    };
+
+    const waitForLine = (when: string | RegExp, from: number): Promise<number> => {
+        const match = (line: string): boolean => (typeof when === 'string' ? line.includes(when) : when.test(line));
+        for (let i = from; i < lines.length; i++) {
+            if (match(lines[i])) {
+                return Promise.resolve(i);
+            }
+        }
+        return new Promise((resolve) => lineWaiters.push({ match, from, resolve }));
+    };
+
+    try {
+        const executablePath = findChromium();
+        server = await startSimServer({
+            zip,
+            config: { interactive: false, developerId: DEVELOPER_ID, launchParams: opts.launchParams ?? {}, registry: storage }
+        });
+        browser = await chromium.launch({ executablePath, headless: true, args: chromiumArgs({ disableWebSecurity: opts.disableWebSecurity }) });
+        page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+        await page.exposeFunction('__simEvent', (kind: string, data: Record<string, unknown>) => {
+            if (kind === 'debug') {
+                const level = String(data.level);
+                const content = String(data.content ?? '');
+                const text = level === 'print' || level === '' ? content : `[${level}] ${content}`;
+                for (const line of text.replace(/\r\n/g, '\n').replace(/\n$/, '').split('\n')) {
+                    onLine(line);
+                }
+            } else if (kind === 'registry') {
+                storage = data as Record<string, string>;
+            } else if (kind === 'closed') {
+                const reason = String(data.reason ?? '');
+                const compileError = lines.find((l) => COMPILE_ERROR.test(l));
+                if (compileError && !lines.some((l) => l.startsWith('------ Running'))) {
+                    finish('compile-error', `the package did not compile: ${compileError}`);
+                } else if (/CRASH|UNK_FUNC|STOP/.test(reason)) {
+                    const detail = crash ? `: ${crash.error}` : '';
+                    finish('crash', `the app crashed (${reason})${detail}`);
+                } else if (/INVALID|UNPACK/.test(reason)) {
+                    finish('compile-error', `the package did not compile (${reason})`);
+                } else {
+                    finish('closed', `the app closed (${reason || 'EXIT_USER_NAV'})`);
+                }
+            } else if (kind === 'host-error') {
+                finish('crash', `the simulator host failed: ${String(data)}`);
+            }
+        });
+        page.on('pageerror', (err) => onLine(`[host] ${err.message}`));
+        await page.goto(server.url);
+    } catch (err) {
+        finish('stopped', `the simulator could not start: ${(err as Error).message}`);
+    }
+
+    const shoot = async (): Promise<Buffer> => {
+        if (!page || finished) {
+            throw new Error('the app is not running');
+        }
+        return page.locator('#display').screenshot();
+    };
+    const press = async (key: string): Promise<void> => {
+        if (!page || finished) {
+            throw new Error('the app is not running');
+        }
+        await page.evaluate((k) => (window as unknown as { __simPress: (key: string) => void }).__simPress(k), key);
+    };
+
+    // Scripted remote.
+    void (async () => {
+        let cursor = 0;
+        for (const step of opts.keys ?? []) {
+            if (finished) {
+                return;
+            }
+            if (step.when !== undefined) {
+                cursor = (await waitForLine(step.when, cursor)) + 1;
+            }
+            if (step.waitMs) {
+                await new Promise((r) => setTimeout(r, step.waitMs));
+            }
+            if (finished) {
+                return;
+            }
+            try {
+                if (step.screenshot) {
+                    const dir = opts.screenshotsDir ?? path.resolve('out', 'screenshots');
+                    fs.mkdirSync(dir, { recursive: true });
+                    const file = path.join(dir, step.screenshot.endsWith('.png') ? step.screenshot : `${step.screenshot}.png`);
+                    fs.writeFileSync(file, await shoot());
+                    screenshots.push(file);
+                }
+                if (step.key) {
+                    await press(step.key);
+                }
+            } catch (err) {
+                if (!finished) {
+                    onLine(`[host] remote step failed: ${(err as Error).message}`);
+                }
+            }
+        }
+    })();
+
+    return {
+        pressKey: press,
+        screenshot: shoot,
+        done,
+        stop: async () => {
+            finish('stopped', 'stopped by the host');
+            return done;
+        }
+    };
+}
+
+/** Runs a channel to its end and reports how it ended. */
+export async function runInSimulator(opts: SimulatorOptions): Promise<SimulatorResult> {
+    const session = await startSimulatorSession(opts);
+    return session.done;
+}
