@@ -3,7 +3,7 @@ import JSZip from 'jszip';
 import * as path from 'path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { chromiumArgs, findChromium } from './chromium';
-import { summarizeRooibos } from './rooibos-summary';
+import { parseRooibosOutput } from './rooibos-output';
 import { startSimServer, type SimServer } from './sim-server';
 import type { ExitReason, KeyStep, SimulatorOptions, SimulatorResult, SimulatorSession } from './simulator-types';
 
@@ -100,7 +100,7 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
             void (async () => {
                 await browser?.close().catch(() => undefined);
                 await server?.close().catch(() => undefined);
-                let rooibos = opts.rooibos ? summarizeRooibos(lines) : undefined;
+                let rooibos = opts.rooibos ? parseRooibosOutput(lines) : undefined;
                 let finalReason = reason;
                 let finalMessage = message;
                 if (opts.rooibos && (reason === 'closed' || reason === 'stopped')) {
