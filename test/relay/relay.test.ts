@@ -1,0 +1,431 @@
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { startCleengEmulator, CleengEmulator } from '../../emulators/cleeng';
+import { startRelay, RelayHandle, RelayConfigInput } from '../../relay';
+import { call, leaks, post, receipt, waitFor } from './helpers';
+
+const TOKEN = 'relay-test-publisher-token-5f1c9a7e';
+const logs: string[] = [];
+const emailsUsed: string[] = [];
+
+function track<T extends { customerEmail: string }>(r: T): T {
+    emailsUsed.push(r.customerEmail);
+    return r;
+}
+
+describe('relay against the Cleeng emulator', () => {
+    let emu: CleengEmulator;
+    let relay: RelayHandle;
+    const extra: RelayHandle[] = [];
+
+    function config(over: Partial<RelayConfigInput> = {}): RelayConfigInput {
+        return {
+            publisherToken: TOKEN,
+            cleengRokuPaymentUrl: `${emu.url}/roku/payment`,
+            cleengAndroidPaymentUrl: `${emu.url}/android/payment`,
+            cleengJsonRpcUrl: `${emu.url}/api/3.0/json-rpc`,
+            port: 0,
+            upstreamTimeoutMs: 400,
+            retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
+            rateLimit: { perIp: 0, perEmail: 0 },
+            logSink: (l) => logs.push(l),
+            ...over,
+        };
+    }
+    async function another(over: Partial<RelayConfigInput>): Promise<RelayHandle> {
+        const r = await startRelay(config(over));
+        extra.push(r);
+        return r;
+    }
+    const payments = () => emu.requests.filter((r) => r.path === '/roku/payment');
+    const rpcCalls = (method: string) => emu.requests.filter((r) => r.path === '/api/3.0/json-rpc' && (r.json as { method?: string })?.method === method);
+
+    before(async () => {
+        emu = await startCleengEmulator({ publisherToken: TOKEN, grantDelayMs: 50 });
+        relay = await startRelay(config());
+    });
+    after(async () => {
+        await Promise.all(extra.map((r) => r.close()));
+        await relay.close();
+        await emu.close();
+    });
+    beforeEach(() => emu.reset());
+
+    describe('basics', () => {
+        test('GET /healthz answers {ok:true} on 127.0.0.1', async () => {
+            assert.match(relay.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+            const a = await call(relay.url, '/healthz');
+            assert.equal(a.status, 200);
+            assert.deepEqual(a.json, { ok: true });
+        });
+
+        test('every answer carries X-Request-Id: a valid incoming one is echoed, otherwise one is generated', async () => {
+            const a = await call(relay.url, '/healthz', { headers: { 'X-Request-Id': 'trace-abc-12345' } });
+            assert.equal(a.headers['x-request-id'], 'trace-abc-12345');
+            const b = await call(relay.url, '/healthz', { headers: { 'X-Request-Id': 'bad id with spaces\t' } });
+            assert.match(String(b.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+            const c = await call(relay.url, '/nowhere');
+            assert.equal(c.status, 404);
+            assert.equal(c.json.error.code, 'NOT_FOUND');
+            assert.equal(c.json.requestId, c.headers['x-request-id']);
+        });
+
+        test('wrong method answers 405 with Allow', async () => {
+            const a = await call(relay.url, '/v1/roku/receipts');
+            assert.equal(a.status, 405);
+            assert.match(String(a.headers.allow), /POST/);
+        });
+
+        test('no CORS headers unless RELAY_CORS is set; "*" or an origin list when it is', async () => {
+            const none = await call(relay.url, '/healthz', { headers: { Origin: 'http://localhost:8080' } });
+            assert.equal(none.headers['access-control-allow-origin'], undefined);
+            const any = await another({ cors: '*' });
+            const pre = await call(any.url, '/v1/roku/receipts', {
+                method: 'OPTIONS',
+                headers: { Origin: 'http://localhost:8080', 'Access-Control-Request-Method': 'POST' },
+            });
+            assert.equal(pre.status, 204);
+            assert.equal(pre.headers['access-control-allow-origin'], '*');
+            assert.match(String(pre.headers['access-control-allow-headers']), /Content-Type/);
+            const listed = await another({ cors: ['http://sim.local:3000'] });
+            const ok = await call(listed.url, '/healthz', { headers: { Origin: 'http://sim.local:3000' } });
+            assert.equal(ok.headers['access-control-allow-origin'], 'http://sim.local:3000');
+            const other = await call(listed.url, '/healthz', { headers: { Origin: 'http://evil.example' } });
+            assert.equal(other.headers['access-control-allow-origin'], undefined);
+        });
+    });
+
+    describe('POST /v1/roku/receipts', () => {
+        test('a valid receipt is forwarded once with the publisher token and answers queued', async () => {
+            const r = track({ ...receipt(), ipAddress: '203.0.113.9', extraField: 'dropped' });
+            const a = await post(relay.url, '/v1/roku/receipts', r);
+            assert.equal(a.status, 200);
+            assert.deepEqual(a.json, { status: 'queued', purchaseId: r.order.purchaseId, requestId: a.headers['x-request-id'] });
+            assert.equal(payments().length, 1);
+            const sent = payments()[0]!;
+            assert.equal(sent.headers['x-publisher-token'], TOKEN);
+            assert.match(String(sent.headers['content-type']), /application\/json/);
+            assert.deepEqual(sent.json, {
+                customerEmail: r.customerEmail,
+                offerId: r.offerId,
+                order: r.order,
+                ipAddress: '203.0.113.9',
+            });
+        });
+
+        test('the publisher token never reaches the client', async () => {
+            const a = await post(relay.url, '/v1/roku/receipts', track(receipt()));
+            assert.ok(!a.text.includes(TOKEN));
+            assert.ok(!JSON.stringify(a.headers).includes(TOKEN));
+        });
+
+        const base = () => receipt();
+        type R = ReturnType<typeof receipt> & Record<string, unknown>;
+        const badCases: [string, string, (r: R) => unknown][] = [
+            ['customerEmail missing', 'customerEmail', (r) => ({ ...r, customerEmail: undefined })],
+            ['customerEmail not an email', 'customerEmail', (r) => ({ ...r, customerEmail: 'not-an-email' })],
+            ['customerEmail a number', 'customerEmail', (r) => ({ ...r, customerEmail: 5 })],
+            ['offerId bad format', 'offerId', (r) => ({ ...r, offerId: 'X123_US', order: { ...r.order, code: 'X123-US' } })],
+            ['offerId lower case country', 'offerId', (r) => ({ ...r, offerId: 'S123123123_us', order: { ...r.order, code: 'S123123123-us' } })],
+            ['order missing', 'order', (r) => ({ ...r, order: undefined })],
+            ['order an array', 'order', (r) => ({ ...r, order: [] })],
+            ['order.code not offerId with - ', 'order.code', (r) => ({ ...r, order: { ...r.order, code: 'S123123123_US' } })],
+            ['order.code another product', 'order.code', (r) => ({ ...r, order: { ...r.order, code: 'S123123124-US' } })],
+            ['order.amount a string', 'order.amount', (r) => ({ ...r, order: { ...r.order, amount: '$4.99' } })],
+            ['order.amount negative', 'order.amount', (r) => ({ ...r, order: { ...r.order, amount: -1 } })],
+            ['order.total missing', 'order.total', (r) => ({ ...r, order: { ...r.order, total: undefined } })],
+            ['order.total negative', 'order.total', (r) => ({ ...r, order: { ...r.order, total: -0.5 } })],
+            ['order.qty zero', 'order.qty', (r) => ({ ...r, order: { ...r.order, qty: 0 } })],
+            ['order.qty fractional', 'order.qty', (r) => ({ ...r, order: { ...r.order, qty: 1.5 } })],
+            ['order.qty a string', 'order.qty', (r) => ({ ...r, order: { ...r.order, qty: '1' } })],
+            ['order.purchaseId empty', 'order.purchaseId', (r) => ({ ...r, order: { ...r.order, purchaseId: '' } })],
+            ['order.purchaseId blank', 'order.purchaseId', (r) => ({ ...r, order: { ...r.order, purchaseId: '   ' } })],
+            ['order.purchaseId a number', 'order.purchaseId', (r) => ({ ...r, order: { ...r.order, purchaseId: 12 } })],
+            ['ipAddress not an IP', 'ipAddress', (r) => ({ ...r, ipAddress: 'localhost' })],
+            ['attestation not an object', 'attestation', (r) => ({ ...r, attestation: 'x' })],
+            ['body an array', 'body', () => [1, 2]],
+        ];
+        for (const [name, field, make] of badCases) {
+            test(`400 INVALID_REQUEST and nothing forwarded: ${name}`, async () => {
+                const body = make(base() as R);
+                const a = await post(relay.url, '/v1/roku/receipts', body);
+                assert.equal(a.status, 400);
+                assert.equal(a.json.error.code, 'INVALID_REQUEST');
+                assert.equal(typeof a.json.error.fields[field], 'string', JSON.stringify(a.json));
+                assert.equal(a.json.requestId, a.headers['x-request-id']);
+                assert.equal(emu.requests.length, 0, 'nothing forwarded');
+            });
+        }
+        test('non-finite amounts cannot be expressed in JSON: 1e999 is refused', async () => {
+            const text = JSON.stringify(receipt()).replace('"amount":4.99', '"amount":1e999');
+            const a = await post(relay.url, '/v1/roku/receipts', text, { 'Content-Type': 'application/json' });
+            assert.equal(a.status, 400);
+            assert.ok(a.json.error.fields['order.amount']);
+            assert.equal(emu.requests.length, 0);
+        });
+
+        test('400 for a non-JSON content type and for malformed JSON; 413 for a body over the limit', async () => {
+            const wrongType = await post(relay.url, '/v1/roku/receipts', JSON.stringify(receipt()), { 'Content-Type': 'text/plain' });
+            assert.equal(wrongType.status, 400);
+            assert.ok(wrongType.json.error.fields['content-type']);
+            const malformed = await post(relay.url, '/v1/roku/receipts', '{"customerEmail":', { 'Content-Type': 'application/json' });
+            assert.equal(malformed.status, 400);
+            assert.ok(malformed.json.error.fields.body);
+            const big = { ...receipt(), padding: 'x'.repeat(17 * 1024) };
+            const tooLarge = await post(relay.url, '/v1/roku/receipts', big);
+            assert.equal(tooLarge.status, 413);
+            assert.equal(tooLarge.json.error.code, 'PAYLOAD_TOO_LARGE');
+            assert.equal(emu.requests.length, 0);
+        });
+
+        test('Cleeng 5xx is retried, then success', async () => {
+            emu.setFault({ kind: 'status', status: 503, count: 2, path: '/roku/payment' });
+            const a = await post(relay.url, '/v1/roku/receipts', track(receipt()));
+            assert.equal(a.status, 200);
+            assert.equal(payments().length, 3);
+        });
+
+        test('a Cleeng timeout, a dropped connection and a malformed 200 are each retried', async () => {
+            for (const kind of ['timeout', 'drop', 'malformed'] as const) {
+                emu.reset();
+                emu.setFault({ kind, count: 1, path: '/roku/payment' });
+                const a = await post(relay.url, '/v1/roku/receipts', track(receipt()));
+                assert.equal(a.status, 200, kind);
+                assert.equal(payments().length, 2, kind);
+                assert.equal(emu.purchases().length, 1, kind);
+            }
+        });
+
+        test('exhausted retries answer 503 CLEENG_UNAVAILABLE with Retry-After, after the configured attempts', async () => {
+            emu.setFault({ kind: 'status', status: 500, path: '/roku/payment' });
+            const a = await post(relay.url, '/v1/roku/receipts', track(receipt()));
+            assert.equal(a.status, 503);
+            assert.equal(a.json.error.code, 'CLEENG_UNAVAILABLE');
+            assert.match(String(a.headers['retry-after']), /^\d+$/);
+            assert.equal(payments().length, 3);
+        });
+
+        test('Cleeng 400 → 400 CLEENG_INVALID, not retried', async () => {
+            emu.setFault({ kind: 'status', status: 400, path: '/roku/payment' });
+            const a = await post(relay.url, '/v1/roku/receipts', track(receipt()));
+            assert.equal(a.status, 400);
+            assert.equal(a.json.error.code, 'CLEENG_INVALID');
+            assert.equal(payments().length, 1);
+        });
+
+        test('Cleeng 422 (unknown offer) → 422 CLEENG_REJECTED, not retried', async () => {
+            const a = await post(relay.url, '/v1/roku/receipts', track(receipt({ offerId: 'S999999999_US' })));
+            assert.equal(a.status, 422);
+            assert.equal(a.json.error.code, 'CLEENG_REJECTED');
+            assert.equal(payments().length, 1);
+        });
+
+        test('Cleeng 401 (wrong publisher token) → 502 CLEENG_AUTH, without a word about tokens', async () => {
+            const wrong = await another({ publisherToken: 'a-wrong-publisher-token-0000' });
+            const a = await post(wrong.url, '/v1/roku/receipts', track(receipt()));
+            assert.equal(a.status, 502);
+            assert.equal(a.json.error.code, 'CLEENG_AUTH');
+            assert.doesNotMatch(a.text, /token/i);
+            assert.equal(payments().length, 1);
+        });
+
+        test('idempotent: the same purchaseId twice answers 200 twice with one upstream post', async () => {
+            const r = track(receipt());
+            const a = await post(relay.url, '/v1/roku/receipts', r);
+            const b = await post(relay.url, '/v1/roku/receipts', r);
+            assert.equal(a.status, 200);
+            assert.equal(b.status, 200);
+            assert.equal(b.json.purchaseId, r.order.purchaseId);
+            assert.notEqual(a.json.requestId, b.json.requestId);
+            assert.equal(payments().length, 1);
+        });
+
+        test('idempotent under concurrency: 20 simultaneous duplicates make exactly one upstream post', async () => {
+            emu.setFault({ kind: 'slow', ms: 100, count: 1, path: '/roku/payment' });
+            const r = track(receipt());
+            const answers = await Promise.all(Array.from({ length: 20 }, () => post(relay.url, '/v1/roku/receipts', r)));
+            assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]));
+            assert.equal(payments().length, 1);
+        });
+
+        test('a refused receipt is not remembered: sending it again posts again', async () => {
+            emu.setFault({ kind: 'status', status: 500, path: '/roku/payment' });
+            const r = track(receipt());
+            assert.equal((await post(relay.url, '/v1/roku/receipts', r)).status, 503);
+            emu.setFault(null);
+            assert.equal((await post(relay.url, '/v1/roku/receipts', r)).status, 200);
+            assert.equal(payments().length, 4);
+        });
+
+        test('the same transaction for another email is forwarded (Cleeng moves the purchase)', async () => {
+            const r = track(receipt());
+            await post(relay.url, '/v1/roku/receipts', r);
+            const moved = track({ ...r, customerEmail: `new.${r.customerEmail}` });
+            assert.equal((await post(relay.url, '/v1/roku/receipts', moved)).status, 200);
+            assert.equal(payments().length, 2);
+            assert.equal(emu.purchases()[0]!.customerEmail, moved.customerEmail);
+        });
+    });
+
+    describe('POST /v1/entitlements/check', () => {
+        test('receipt, then access is granted after the emulator delay', async () => {
+            const r = track(receipt());
+            assert.equal((await post(relay.url, '/v1/roku/receipts', r)).status, 200);
+            const check = () => post(relay.url, '/v1/entitlements/check', { customerEmail: r.customerEmail, offerId: r.offerId });
+            const first = await check();
+            assert.equal(first.status, 200);
+            assert.equal(typeof first.json.accessGranted, 'boolean');
+            assert.ok(await waitFor(async () => (await check()).json.accessGranted === true));
+            const granted = await check();
+            assert.equal(typeof granted.json.expiresAt, 'number');
+            assert.deepEqual(Object.keys(granted.json).sort(), ['accessGranted', 'expiresAt']);
+        });
+
+        test('no access → {accessGranted:false, expiresAt:null}; the customer token is cached', async () => {
+            const email = track({ customerEmail: `cache.${process.pid}@example.com` }).customerEmail;
+            const a = await post(relay.url, '/v1/entitlements/check', { customerEmail: email, offerId: 'S123123125_US' });
+            assert.deepEqual(a.json, { accessGranted: false, expiresAt: null });
+            await post(relay.url, '/v1/entitlements/check', { customerEmail: email, offerId: 'S123123124_US' });
+            assert.equal(rpcCalls('generateCustomerToken').length, 1);
+            assert.equal(rpcCalls('getAccessStatus').length, 2);
+            const sent = rpcCalls('generateCustomerToken')[0]!.json as { params: { publisherToken: string } };
+            assert.equal(sent.params.publisherToken, TOKEN);
+        });
+
+        test('Cleeng error 1 (invalid customer token) drops the cached token and retries once', async () => {
+            const email = track({ customerEmail: `expire.${process.pid}@example.com` }).customerEmail;
+            emu.grantNow(email, 'S123123123_US');
+            assert.equal((await post(relay.url, '/v1/entitlements/check', { customerEmail: email, offerId: 'S123123123_US' })).json.accessGranted, true);
+            emu.expireCustomerTokens();
+            const a = await post(relay.url, '/v1/entitlements/check', { customerEmail: email, offerId: 'S123123123_US' });
+            assert.equal(a.status, 200);
+            assert.equal(a.json.accessGranted, true);
+            assert.equal(rpcCalls('generateCustomerToken').length, 2);
+            assert.equal(rpcCalls('getAccessStatus').length, 3);
+        });
+
+        test('unknown offer → 422; invalid body → 400 and nothing forwarded; Cleeng down → 503', async () => {
+            const email = track({ customerEmail: `misc.${process.pid}@example.com` }).customerEmail;
+            const a = await post(relay.url, '/v1/entitlements/check', { customerEmail: email, offerId: 'S999999999_US' });
+            assert.equal(a.status, 422);
+            assert.equal(a.json.error.code, 'CLEENG_REJECTED');
+            emu.reset();
+            const b = await post(relay.url, '/v1/entitlements/check', { customerEmail: 'nope', offerId: 'S123' });
+            assert.equal(b.status, 400);
+            assert.ok(b.json.error.fields.customerEmail && b.json.error.fields.offerId);
+            assert.equal(emu.requests.length, 0);
+            emu.setFault({ kind: 'status', status: 502 });
+            const c = await post(relay.url, '/v1/entitlements/check', { customerEmail: `down.${email}`, offerId: 'S123123123_US' });
+            assert.equal(c.status, 503);
+            assert.equal(c.json.error.code, 'CLEENG_UNAVAILABLE');
+            assert.ok(c.headers['retry-after']);
+        });
+    });
+
+    describe('POST /v1/android/receipts', () => {
+        test("is forwarded to Cleeng's /android/payment, idempotent by purchaseToken", async () => {
+            const body = track({
+                customerEmail: `droid.${process.pid}@example.com`,
+                offerId: 'S123123124_US',
+                receipt: {
+                    productId: 's123123124_us',
+                    purchaseToken: `ptoken-${process.pid}`,
+                    packageName: 'com.example.app',
+                    orderId: 'GPA.1234-5678',
+                    purchaseState: 0,
+                    purchaseTime: 1700000000000,
+                    developerPayload: '',
+                },
+            });
+            const a = await post(relay.url, '/v1/android/receipts', body);
+            assert.equal(a.status, 200);
+            assert.equal((await post(relay.url, '/v1/android/receipts', body)).status, 200);
+            const sent = emu.requests.filter((r) => r.path === '/android/payment');
+            assert.equal(sent.length, 1);
+            assert.deepEqual(sent[0]!.json, body);
+            const bad = await post(relay.url, '/v1/android/receipts', { ...body, receipt: { ...body.receipt, productId: 'S123123124_US' } });
+            assert.equal(bad.status, 400);
+            assert.ok(bad.json.error.fields['receipt.productId']);
+        });
+    });
+
+    describe('rate limits', () => {
+        test('per IP: over the limit answers 429 with Retry-After', async () => {
+            const limited = await another({ rateLimit: { perIp: 3, perEmail: 0, windowMs: 60_000 } });
+            const statuses: number[] = [];
+            for (let i = 0; i < 5; i++) {
+                statuses.push((await post(limited.url, '/v1/roku/receipts', track(receipt()))).status);
+            }
+            assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+            const last = await post(limited.url, '/v1/entitlements/check', { customerEmail: 'a@example.com', offerId: 'S123123123_US' });
+            assert.equal(last.status, 429);
+            assert.equal(last.json.error.code, 'RATE_LIMITED');
+            assert.match(String(last.headers['retry-after']), /^[1-9]\d*$/);
+            assert.equal(payments().length, 3);
+        });
+
+        test('per email: one email is limited while another still passes', async () => {
+            const limited = await another({ rateLimit: { perIp: 0, perEmail: 2, windowMs: 60_000 } });
+            const email = track({ customerEmail: `limited.${process.pid}@example.com` }).customerEmail;
+            const s: number[] = [];
+            for (let i = 0; i < 3; i++) {
+                s.push((await post(limited.url, '/v1/roku/receipts', receipt({ email }))).status);
+            }
+            assert.deepEqual(s, [200, 200, 429]);
+            assert.equal((await post(limited.url, '/v1/roku/receipts', track(receipt()))).status, 200);
+            const sameEmailOtherCase = await post(limited.url, '/v1/entitlements/check', { customerEmail: email.toUpperCase(), offerId: 'S123123123_US' });
+            assert.equal(sameEmailOtherCase.status, 429);
+        });
+
+        test('a window resets after it ends', async () => {
+            const limited = await another({ rateLimit: { perIp: 1, perEmail: 0, windowMs: 150 } });
+            assert.equal((await post(limited.url, '/v1/roku/receipts', track(receipt()))).status, 200);
+            assert.equal((await post(limited.url, '/v1/roku/receipts', track(receipt()))).status, 429);
+            await new Promise((r) => setTimeout(r, 200));
+            assert.equal((await post(limited.url, '/v1/roku/receipts', track(receipt()))).status, 200);
+        });
+    });
+
+    describe('graceful shutdown', () => {
+        test('close() stops accepting new connections and lets an in-flight receipt finish', async () => {
+            const r2 = await startRelay(config());
+            emu.setFault({ kind: 'slow', ms: 300, count: 1, path: '/roku/payment' });
+            const inflight = post(r2.url, '/v1/roku/receipts', track(receipt()));
+            assert.ok(await waitFor(() => payments().length === 1));
+            const closed = r2.close();
+            // New connections are refused once close() has begun.
+            const port = Number(new URL(r2.url).port);
+            const refused = await new Promise<boolean>((resolve) => {
+                const s = net.connect(port, '127.0.0.1');
+                s.on('connect', () => {
+                    s.destroy();
+                    resolve(false);
+                });
+                s.on('error', () => resolve(true));
+            });
+            assert.equal(refused, true);
+            const a = await inflight;
+            assert.equal(a.status, 200);
+            await closed;
+        });
+    });
+
+    describe('logs', () => {
+        test('every log line is one JSON object with a request id, and no secret or email appears', () => {
+            assert.ok(logs.length > 50, `captured ${logs.length} lines`);
+            for (const line of logs) {
+                const o = JSON.parse(line) as Record<string, unknown>;
+                assert.equal(typeof o.ts, 'string');
+                assert.equal(typeof o.msg, 'string');
+                if (o.msg === 'request') {
+                    assert.equal(typeof o.requestId, 'string');
+                    assert.equal(typeof o.status, 'number');
+                }
+            }
+            assert.ok(emailsUsed.length > 20);
+            assert.deepEqual(leaks(logs, [TOKEN, 'a-wrong-publisher-token-0000', ...emailsUsed]), []);
+            assert.ok(!logs.some((l) => /@example\.com/.test(l)));
+        });
+    });
+});
