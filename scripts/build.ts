@@ -58,7 +58,9 @@ export function formatDiagnostic(d: Diagnostic, cwd: string): string {
     const line = (d.range?.start.line ?? 0) + 1;
     const col = (d.range?.start.character ?? 0) + 1;
     const severity = d.severity === DiagnosticSeverity.Error ? 'error' : 'warning';
-    return `${file}:${line}:${col} ${severity} ${d.source === 'bslint' ? `bslint ${String(d.code)}` : `BS${String(d.code)}`}: ${d.message}`;
+    const code = String(d.code ?? '');
+    const rule = d.source === 'bslint' || code.startsWith('LINT') ? `bslint ${code}` : `BS${code}`;
+    return `${file}:${line}:${col} ${severity} ${rule}: ${d.message}`;
 }
 
 /** Checks the production staging folder: nothing a viewer must not get. */

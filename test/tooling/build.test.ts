@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import JSZip from 'jszip';
+import { after, describe, it } from 'node:test';
+import * as path from 'path';
+import { buildChannel, BuildError, checkProductionStaging } from '../../scripts/build';
+import { MANIFEST, makeChannel, removeChannel, repoRoot } from './channels';
+
+const made: string[] = [];
+const project = (name: string, files: Record<string, string>): string => {
+    const dir = makeChannel(name, files);
+    made.push(dir);
+    return dir;
+};
+after(() => made.forEach(removeChannel));
+
+const PROD_CONFIG = JSON.stringify({
+    rootDir: '.',
+    files: ['manifest', 'source/**/*.bs', '!**/*.spec.*'],
+    plugins: ['@rokucommunity/bslint'],
+    lintConfig: 'bslint.json'
+});
+
+describe('build', () => {
+    it('fails on a compiler error and names file:line', async () => {
+        const dir = project('compile-error', {
+            manifest: MANIFEST,
+            'bsconfig.json': PROD_CONFIG,
+            'bslint.json': '{}',
+            'source/main.bs': 'function main() as void\n    x = callsNothing(\nend function\n'
+        });
+        await assert.rejects(buildChannel({ target: 'prod', rootDir: dir, quiet: true }), (err: unknown) => {
+            assert.ok(err instanceof BuildError);
+            assert.ok(err.diagnostics.some((d) => /source\/main\.bs:2:\d+ error/.test(d)), err.diagnostics.join('\n'));
+            return true;
+        });
+    });
+
+    it('fails on a bslint finding and names file:line and the rule', async () => {
+        const dir = project('lint-error', {
+            manifest: MANIFEST,
+            'bsconfig.json': PROD_CONFIG,
+            'bslint.json': JSON.stringify({ rules: { 'unused-variable': 'error' } }),
+            'source/main.bs': 'function main() as void\n    unused = 1\nend function\n'
+        });
+        await assert.rejects(buildChannel({ target: 'prod', rootDir: dir, quiet: true }), (err: unknown) => {
+            assert.ok(err instanceof BuildError);
+            assert.ok(err.diagnostics.some((d) => /source\/main\.bs:2:5 error bslint LINT1005/.test(d)), err.diagnostics.join('\n'));
+            return true;
+        });
+    });
+
+    it('builds the real channel for production with no test code, no csfake and no source maps', async () => {
+        const out = path.join(repoRoot, 'out', 'tmp', `prod-${process.pid}.zip`);
+        made.push(out);
+        const result = await buildChannel({ target: 'prod', outFile: out, quiet: true });
+        const zip = await JSZip.loadAsync(fs.readFileSync(result.zipPath));
+        const names = Object.keys(zip.files);
+        assert.ok(names.includes('manifest'));
+        assert.ok(names.includes('source/main.brs'));
+        assert.deepEqual(names.filter((n) => /spec|rooibos|csfake|\.map$/i.test(n)), []);
+    });
+
+    it('refuses a production staging folder with csfake fixtures, spec files or fakeServer on', () => {
+        const dir = project('bad-staging', {
+            manifest: MANIFEST,
+            'csfake/GetCatalog.xml': '<result/>',
+            'source/Thing.spec.brs': 'sub x()\nend sub\n',
+            'components/Store.brs': 'sub init()\n    m.store.fakeServer = true\nend sub\n',
+            'components/Store.xml': '<component name="S" extends="Group"><children><ChannelStore id="s" fakeServer="true" /></children></component>'
+        });
+        const problems = checkProductionStaging(dir);
+        assert.ok(problems.some((p) => p.startsWith('csfake')), problems.join('\n'));
+        assert.ok(problems.some((p) => p.includes('Thing.spec.brs')), problems.join('\n'));
+        assert.ok(problems.some((p) => p.startsWith('components/Store.brs:2')), problems.join('\n'));
+        assert.ok(problems.some((p) => p.startsWith('components/Store.xml:1')), problems.join('\n'));
+    });
+
+    it('accepts a clean production staging folder', () => {
+        const dir = project('good-staging', {
+            manifest: MANIFEST,
+            'components/Store.brs': 'sub init()\n    \' fakeServer = true is for tests only\n    m.store.fakeServer = false\nend sub\n'
+        });
+        assert.deepEqual(checkProductionStaging(dir), []);
+    });
+});

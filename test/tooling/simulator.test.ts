@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import { after, describe, it } from 'node:test';
+import { buildChannel } from '../../scripts/build';
+import { runInSimulator } from '../../scripts/lib/simulator';
+import { MANIFEST, makeChannel, removeChannel, SCENE_MAIN } from './channels';
+
+const made: string[] = [];
+const channel = (name: string, files: Record<string, string>): string => {
+    const dir = makeChannel(name, files);
+    made.push(dir);
+    return dir;
+};
+after(() => made.forEach(removeChannel));
+
+describe('simulator runner', () => {
+    it('passes when the app closes normally, with launch params in main(args) and the registry seeded and dumped', async () => {
+        const dir = channel('hello', {
+            manifest: MANIFEST,
+            'source/main.brs': `sub main(args as object)
+    print "launch source="; args.contentId
+    reg = createObject("roRegistrySection", "cleeng")
+    print "seeded="; reg.read("seed")
+    reg.write("written", "yes")
+    reg.flush()
+end sub
+`
+        });
+        const result = await runInSimulator({ app: dir, timeoutMs: 30000, launchParams: { contentId: 'abc123' }, registry: { cleeng: { seed: 'S-1' } } });
+        assert.equal(result.reason, 'closed', result.message);
+        assert.equal(result.ok, true);
+        assert.ok(result.lines.includes('launch source=abc123'), result.lines.join('\n'));
+        assert.ok(result.lines.includes('seeded=S-1'), result.lines.join('\n'));
+        assert.deepEqual(result.registry.cleeng, { seed: 'S-1', written: 'yes' });
+    });
+
+    it('fails on a BrightScript crash and reports the error line and the backtrace', async () => {
+        const dir = channel('crash', {
+            manifest: MANIFEST,
+            'source/main.brs': `sub main()
+    print "before the crash"
+    nothing = invalid
+    print nothing.field.other
+end sub
+`
+        });
+        const result = await runInSimulator({ app: dir, timeoutMs: 30000 });
+        assert.equal(result.ok, false);
+        assert.equal(result.reason, 'crash', result.message);
+        assert.ok(result.crash, 'crash details are reported');
+        assert.match(result.crash.error, /pkg:\/source\/main\.brs\(4/);
+        assert.ok(result.crash.backtrace.some((l) => l.includes('main.brs(4)')), result.crash.backtrace.join('\n'));
+        assert.match(result.message, /crashed/);
+    });
+
+    it('fails with a timeout when the app never exits', async () => {
+        const dir = channel('forever', {
+            manifest: MANIFEST,
+            'source/main.brs': `sub main()
+    port = createObject("roMessagePort")
+    print "waiting forever"
+    while true
+        wait(0, port)
+    end while
+end sub
+`
+        });
+        const result = await runInSimulator({ app: dir, timeoutMs: 5000 });
+        assert.equal(result.ok, false);
+        assert.equal(result.reason, 'timeout');
+        assert.match(result.message, /did not close within 5000 ms/);
+        assert.ok(result.lines.includes('waiting forever'));
+    });
+
+    it('fails with compile-error when the package does not compile', async () => {
+        const dir = channel('syntax', {
+            manifest: MANIFEST,
+            'source/main.brs': 'sub main()\n    if then x =\nend sub\n'
+        });
+        const result = await runInSimulator({ app: dir, timeoutMs: 30000 });
+        assert.equal(result.ok, false);
+        assert.equal(result.reason, 'compile-error', result.message);
+        assert.match(result.message, /main\.brs\(2/);
+    });
+
+    it('presses scripted remote keys, waits for console text, and saves a PNG screenshot', async () => {
+        const dir = channel('keys', {
+            manifest: MANIFEST,
+            'source/main.brs': SCENE_MAIN,
+            'components/TestScene.xml': `<?xml version="1.0" encoding="utf-8" ?>
+<component name="TestScene" extends="Scene">
+    <interface><field id="done" type="boolean" /></interface>
+    <script type="text/brightscript"><![CDATA[
+sub init()
+    m.top.setFocus(true)
+    m.count = 0
+    print "ready for keys"
+end sub
+function onKeyEvent(key as string, press as boolean) as boolean
+    if press
+        print "key pressed: "; key
+        m.count = m.count + 1
+        if m.count = 2 then m.top.done = true
+    end if
+    return true
+end function
+]]></script>
+    <children><Rectangle width="1920" height="1080" color="0x336699FF" /></children>
+</component>
+`
+        });
+        const shots = channel('shots', {});
+        const result = await runInSimulator({
+            app: dir,
+            timeoutMs: 30000,
+            screenshotsDir: shots,
+            keys: [{ when: 'ready for keys', waitMs: 300, screenshot: 'before' }, { key: 'Down' }, { when: 'key pressed: down', key: 'Select', waitMs: 200 }]
+        });
+        assert.equal(result.reason, 'closed', result.message + '\n' + result.lines.join('\n'));
+        const pressed = result.lines.filter((l) => l.startsWith('key pressed: '));
+        assert.deepEqual(pressed, ['key pressed: down', 'key pressed: OK']);
+        assert.equal(result.screenshots.length, 1);
+        const png = fs.readFileSync(result.screenshots[0]);
+        assert.equal(png.subarray(1, 4).toString('ascii'), 'PNG');
+        assert.ok(png.length > 1000);
+    });
+
+    it('fails a Rooibos run whose assertion fails, naming the failing test', async () => {
+        const dir = channel('rooibos-fail', {
+            manifest: MANIFEST,
+            'bsconfig.test.json': JSON.stringify({
+                rootDir: '.',
+                files: ['manifest', 'source/**/*.bs'],
+                plugins: ['rooibos-roku'],
+                rooibos: { keepAppOpen: false, sendHomeOnFinish: false, failFast: false, showOnlyFailures: false, reporters: ['console'] }
+            }),
+            'source/main.bs': 'function main(args as object) as void\n    print "main"\nend function\n',
+            'source/Sample.spec.bs': `namespace tests
+    @suite("sample")
+    class SampleTests extends rooibos.BaseTestSuite
+        @describe("arithmetic")
+        @it("adds correctly")
+        function _()
+            m.assertEqual(1 + 1, 2)
+        end function
+
+        @it("is wrong on purpose")
+        function _()
+            m.assertEqual(1 + 1, 3)
+        end function
+    end class
+end namespace
+`
+        });
+        const built = await buildChannel({ target: 'test', simulator: true, rootDir: dir, quiet: true });
+        const result = await runInSimulator({ app: built.zipPath, timeoutMs: 60000, rooibos: true });
+        assert.equal(result.ok, false);
+        assert.equal(result.reason, 'rooibos-fail', result.message);
+        assert.ok(result.rooibos);
+        assert.equal(result.rooibos.result, 'FAIL');
+        assert.equal(result.rooibos.passed, 1);
+        assert.equal(result.rooibos.failed, 1);
+        assert.ok(result.rooibos.tests.some((t) => t.status === 'FAIL' && t.name.includes('is wrong on purpose')), JSON.stringify(result.rooibos.tests));
+    });
+
+    it('fails a run that was expected to run Rooibos but printed no result', async () => {
+        const dir = channel('no-rooibos', { manifest: MANIFEST, 'source/main.brs': 'sub main()\n    print "no tests here"\nend sub\n' });
+        const result = await runInSimulator({ app: dir, timeoutMs: 30000, rooibos: true });
+        assert.equal(result.ok, false);
+        assert.equal(result.reason, 'rooibos-fail');
+        assert.match(result.message, /no tests ran/);
+    });
+});
