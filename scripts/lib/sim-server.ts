@@ -40,7 +40,14 @@ export interface SimServer {
  * Serves the simulator host page with the cross-origin isolation headers brs-engine needs
  * (SharedArrayBuffer), on loopback only.
  */
-export async function startSimServer(opts: { zip: Buffer; config: HostPageConfig; port?: number; host?: string }): Promise<SimServer> {
+export async function startSimServer(opts: {
+    zip: Buffer;
+    config: HostPageConfig;
+    port?: number;
+    host?: string;
+    /** Events the page posts back when it runs without a driver (npm start). */
+    onEvent?: (kind: string, data: unknown) => void;
+}): Promise<SimServer> {
     const files = staticFiles();
     let app = opts.zip;
     const server = http.createServer((req, res) => {
@@ -54,6 +61,21 @@ export async function startSimServer(opts: { zip: Buffer; config: HostPageConfig
         if (url.pathname === '/app.zip') {
             res.writeHead(200, { ...headers, 'Content-Type': 'application/zip' });
             res.end(app);
+            return;
+        }
+        if (url.pathname === '/__event' && req.method === 'POST') {
+            const chunks: Buffer[] = [];
+            req.on('data', (c: Buffer) => chunks.push(c));
+            req.on('end', () => {
+                try {
+                    const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { kind: string; data: unknown };
+                    opts.onEvent?.(event.kind, event.data);
+                } catch {
+                    // a malformed event from the page is dropped
+                }
+                res.writeHead(204, headers);
+                res.end();
+            });
             return;
         }
         if (url.pathname === '/config.js') {

@@ -5,8 +5,9 @@
     const report = (kind, data) => {
         if (typeof window.__simEvent === 'function') {
             window.__simEvent(kind, data);
-        } else if (kind === 'print') {
-            console.log(data);
+        } else if (config.interactive) {
+            // npm start: hand console lines to the server that serves this page, which prints them.
+            fetch('__event', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ kind: kind, data: data }) }).catch(() => undefined);
         }
     };
     const toObject = (map) => {
