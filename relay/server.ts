@@ -5,6 +5,7 @@
  */
 import * as http from 'node:http';
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { RelayConfig, RelayConfigInput, resolveRelayConfig } from './config';
 import {
@@ -90,6 +91,8 @@ export class RelayServer {
     constructor(input: RelayConfigInput | RelayConfig) {
         this.config = resolveRelayConfig(input as RelayConfigInput);
         const c = this.config;
+        // Every in-flight upstream call listens on this one signal (to be cut at shutdown).
+        setMaxListeners(0, this.abort.signal);
         this.logger = createLogger(c.logSink ?? stdoutSink, [c.publisherToken, c.rokuPartnerApiKey ?? ''].filter(Boolean));
         this.upstream = new Upstream(c, this.logger, this.abort.signal);
         this.ipLimiter = new FixedWindowLimiter(c.rateLimit.perIp, c.rateLimit.windowMs);
