@@ -5,9 +5,11 @@
  * Fails on any compiler or bslint error or warning, printing file:line for each.
  */
 import { DiagnosticSeverity, ProgramBuilder } from 'brighterscript';
+import * as dotenv from 'dotenv';
 import * as fs from 'fs';
 import * as path from 'path';
 import { zipFolder } from './lib/simulator';
+import { channelConfigFromEnv } from './lib/channel-config';
 import { applySimulatorTransforms } from './lib/sim-transforms';
 
 export type BuildTarget = 'prod' | 'test';
@@ -26,6 +28,8 @@ export interface BuildOptions {
     lintOnly?: boolean;
     /** Quiet: do not print progress. */
     quiet?: boolean;
+    /** Environment the channel config is read from (default process.env plus an untracked .env). */
+    env?: NodeJS.ProcessEnv;
 }
 
 export interface BuildResult {
@@ -42,6 +46,13 @@ export class BuildError extends Error {
 }
 
 const repoRoot = path.resolve(__dirname, '..');
+
+/** process.env over an untracked .env in the project root (real variables win). */
+export function loadEnv(rootDir: string): NodeJS.ProcessEnv {
+    const file = path.join(rootDir, '.env');
+    const fromFile = fs.existsSync(file) ? dotenv.parse(fs.readFileSync(file)) : {};
+    return { ...fromFile, ...process.env };
+}
 
 /** The parts of a bsc diagnostic we print. */
 interface Diagnostic {
@@ -115,6 +126,9 @@ export async function buildChannel(opts: BuildOptions): Promise<BuildResult> {
     const project = path.join(rootDir, target === 'prod' ? 'bsconfig.json' : 'bsconfig.test.json');
     const variant = target === 'test' && opts.simulator ? 'test-sim' : target;
     const stagingDir = path.join(rootDir, 'out', 'staging', variant);
+    const env = opts.env ?? loadEnv(rootDir);
+    // Fails early (before compiling) on a config that must not be built, e.g. direct mode in production.
+    const channelConfig = channelConfigFromEnv(env, target);
     const zipPath = path.resolve(rootDir, opts.outFile ?? path.join('out', `${variant}.zip`));
     fs.rmSync(stagingDir, { recursive: true, force: true });
 
@@ -144,6 +158,8 @@ export async function buildChannel(opts: BuildOptions): Promise<BuildResult> {
     if (opts.lintOnly) {
         return { stagingDir, zipPath, durationMs: Date.now() - started, diagnostics };
     }
+    fs.mkdirSync(path.join(stagingDir, 'config'), { recursive: true });
+    fs.writeFileSync(path.join(stagingDir, 'config', 'channel.json'), JSON.stringify(channelConfig, null, 2) + '\n');
     if (target === 'prod') {
         const problems = checkProductionStaging(stagingDir);
         if (problems.length > 0) {
