@@ -10,7 +10,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { zipFolder } from './lib/simulator';
 import { channelConfigFromEnv } from './lib/channel-config';
+import { collectSecretsFromEnv, scanForSecrets } from './lib/secret-scan';
 import { applySimulatorTransforms } from './lib/sim-transforms';
+import JSZip from 'jszip';
 
 export type BuildTarget = 'prod' | 'test';
 
@@ -106,6 +108,22 @@ export function checkProductionStaging(stagingDir: string): string[] {
     return problems;
 }
 
+/** Every configured secret found in the zip, as `file: label (form)` lines (never the secret itself). */
+export async function scanZipForSecrets(zipBytes: Buffer, env: NodeJS.ProcessEnv): Promise<string[]> {
+    const secrets = collectSecretsFromEnv(env);
+    if (secrets.length === 0) {
+        return [];
+    }
+    const zip = await JSZip.loadAsync(zipBytes);
+    const files: { name: string; data: Buffer }[] = [{ name: '(zip)', data: zipBytes }];
+    for (const entry of Object.values(zip.files)) {
+        if (!entry.dir) {
+            files.push({ name: entry.name, data: await entry.async('nodebuffer') });
+        }
+    }
+    return scanForSecrets(files, secrets).map((f) => `${f.file}: contains ${f.label} (${f.form})`);
+}
+
 function copyDir(src: string, dest: string): void {
     fs.mkdirSync(dest, { recursive: true });
     for (const entry of fs.readdirSync(src, { withFileTypes: true })) {
@@ -178,7 +196,15 @@ export async function buildChannel(opts: BuildOptions): Promise<BuildResult> {
         }
     }
     fs.mkdirSync(path.dirname(zipPath), { recursive: true });
-    fs.writeFileSync(zipPath, await zipFolder(stagingDir));
+    const zipBytes = await zipFolder(stagingDir);
+    if (target === 'prod') {
+        const findings = await scanZipForSecrets(zipBytes, env);
+        if (findings.length > 0) {
+            fs.rmSync(zipPath, { force: true });
+            throw new BuildError('production build refused: the package contains a configured secret', findings);
+        }
+    }
+    fs.writeFileSync(zipPath, zipBytes);
     return { stagingDir, zipPath, durationMs: Date.now() - started, diagnostics };
 }
 

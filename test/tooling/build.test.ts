@@ -84,3 +84,36 @@ describe('build', () => {
         assert.deepEqual(checkProductionStaging(dir), []);
     });
 });
+
+describe('secret check of the production build', () => {
+    it('refuses a package that contains a configured secret, naming the file and the variable but not the value', async () => {
+        const token = 'pt_live_9f8e7d6c5b4a39281706';
+        const dir = project('planted-secret', {
+            manifest: MANIFEST,
+            'bsconfig.json': JSON.stringify({ rootDir: '.', files: ['manifest', 'source/**/*.bs'] }),
+            'source/main.bs': `function main() as void\n    print "${token}"\nend function\n`
+        });
+        await assert.rejects(buildChannel({ target: 'prod', rootDir: dir, quiet: true, env: { CLEENG_PUBLISHER_TOKEN: token } }), (err: unknown) => {
+            assert.ok(err instanceof BuildError);
+            assert.match(err.message, /contains a configured secret/);
+            assert.ok(err.diagnostics.some((d) => d.startsWith('source/main.brs: contains CLEENG_PUBLISHER_TOKEN')), err.diagnostics.join('\n'));
+            assert.ok(!err.diagnostics.join('\n').includes(token), 'the secret itself is never printed');
+            return true;
+        });
+        assert.equal(fs.existsSync(path.join(dir, 'out', 'prod.zip')), false, 'no package is left behind');
+    });
+
+    it('builds the same channel when the secret is configured but not in the package', async () => {
+        const dir = project('no-secret', {
+            manifest: MANIFEST,
+            'bsconfig.json': JSON.stringify({ rootDir: '.', files: ['manifest', 'source/**/*.bs'] }),
+            'source/main.bs': 'function main() as void\n    print "hello"\nend function\n'
+        });
+        const result = await buildChannel({ target: 'prod', rootDir: dir, quiet: true, env: { CLEENG_PUBLISHER_TOKEN: 'pt_live_9f8e7d6c5b4a39281706' } });
+        assert.ok(fs.existsSync(result.zipPath));
+    });
+
+    it('refuses direct mode for a production build and says why', async () => {
+        await assert.rejects(buildChannel({ target: 'prod', quiet: true, env: { CLEENG_MODE: 'direct', CLEENG_PUBLISHER_TOKEN: 'pt_sandbox_0123456789' } }), /direct is refused for a production build: it would put the Cleeng publisher token inside the channel package/);
+    });
+});
