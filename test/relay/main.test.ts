@@ -11,7 +11,8 @@ const TOKEN = 'cli-test-publisher-token-e0e0e0';
 function run(env: Record<string, string>): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
     const child = spawn(process.execPath, ['--require', 'ts-node/register', 'relay/main.ts'], {
         cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', ...env },
+        // Only the given variables (no inherited secrets); types were checked when this file compiled.
+        env: { PATH: process.env.PATH ?? '', TS_NODE_TRANSPILE_ONLY: 'true', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
