@@ -14,7 +14,11 @@ import { collectSecretsFromEnv, scanForSecrets } from './lib/secret-scan';
 import { applySimulatorTransforms } from './lib/sim-transforms';
 import JSZip from 'jszip';
 
-export type BuildTarget = 'prod' | 'test';
+/**
+ * prod: what viewers get. test: the Rooibos build. e2e: the channel itself with test-only
+ * components (store emulator) and TEST_BUILD on, for end-to-end runs driven by remote keys.
+ */
+export type BuildTarget = 'prod' | 'test' | 'e2e';
 
 export interface BuildOptions {
     target: BuildTarget;
@@ -141,7 +145,7 @@ export async function buildChannel(opts: BuildOptions): Promise<BuildResult> {
     const started = Date.now();
     const rootDir = path.resolve(opts.rootDir ?? repoRoot);
     const target = opts.target;
-    const project = path.join(rootDir, target === 'prod' ? 'bsconfig.json' : 'bsconfig.test.json');
+    const project = path.join(rootDir, target === 'prod' ? 'bsconfig.json' : `bsconfig.${target}.json`);
     const variant = target === 'test' && opts.simulator ? 'test-sim' : target;
     const stagingDir = path.join(rootDir, 'out', 'staging', variant);
     const env = opts.env ?? loadEnv(rootDir);
@@ -221,8 +225,8 @@ function parseArgs(argv: string[]): BuildOptions {
         };
         if (arg === '--target') {
             const t = value();
-            if (t !== 'prod' && t !== 'test') {
-                throw new Error(`--target must be prod or test, not ${t}`);
+            if (t !== 'prod' && t !== 'test' && t !== 'e2e') {
+                throw new Error(`--target must be prod, test or e2e, not ${t}`);
             }
             opts.target = t;
         } else if (arg === '--simulator') {
@@ -234,7 +238,7 @@ function parseArgs(argv: string[]): BuildOptions {
         } else if (arg === '--lint-only') {
             opts.lintOnly = true;
         } else if (arg === '--help' || arg === '-h') {
-            console.log('usage: ts-node scripts/build.ts [--target prod|test] [--simulator] [--csfake <scenario|dir>] [--out <zip>] [--lint-only]');
+            console.log('usage: ts-node scripts/build.ts [--target prod|test|e2e] [--simulator] [--csfake <scenario|dir>] [--out <zip>] [--lint-only]');
             process.exit(0);
         } else {
             throw new Error(`unknown option ${arg}`);

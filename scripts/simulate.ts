@@ -13,7 +13,7 @@ import { runInSimulator } from './lib/simulator';
 import type { KeyStep, SimulatorOptions } from './lib/simulator-types';
 
 const USAGE = `usage: npm run simulate -- [options]
-  --build prod|test      build first (test = Rooibos build for the simulator); default: prod unless --app
+  --build prod|test|e2e  build first (test = Rooibos build for the simulator, e2e = channel + store emulator); default: prod unless --app
   --app <zip|folder>     run this channel instead of building
   --csfake <scenario>    csFake scenario packaged in a test build (folder under test/csfake/)
   --rooibos              read Rooibos' result; fail when it reports FAIL or never reports
@@ -30,7 +30,7 @@ const USAGE = `usage: npm run simulate -- [options]
   --quiet                do not stream the console`;
 
 interface CliOptions {
-    build?: 'prod' | 'test';
+    build?: 'prod' | 'test' | 'e2e';
     run: SimulatorOptions;
     csfake?: string;
     dumpRegistry?: string;
@@ -61,8 +61,8 @@ export function parseSimulateArgs(argv: string[]): CliOptions {
         switch (arg) {
             case '--build': {
                 const b = value();
-                if (b !== 'prod' && b !== 'test') {
-                    throw new Error(`--build must be prod or test, not ${b}`);
+                if (b !== 'prod' && b !== 'test' && b !== 'e2e') {
+                    throw new Error(`--build must be prod, test or e2e, not ${b}`);
                 }
                 opts.build = b;
                 break;

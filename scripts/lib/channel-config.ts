@@ -49,7 +49,7 @@ function checkUrl(name: string, value: string): void {
 }
 
 /** Builds the channel config from the environment. `target` is the build target. */
-export function channelConfigFromEnv(env: NodeJS.ProcessEnv, target: 'prod' | 'test'): ChannelConfig {
+export function channelConfigFromEnv(env: NodeJS.ProcessEnv, target: 'prod' | 'test' | 'e2e'): ChannelConfig {
     const environment = (env.CHANNEL_ENV ?? 'local') as ChannelEnv;
     if (!['local', 'sandbox', 'production'].includes(environment)) {
         throw new ConfigError(`CHANNEL_ENV must be local, sandbox or production, not "${environment}"`);
