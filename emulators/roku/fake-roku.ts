@@ -69,6 +69,8 @@ export interface FakeRoku {
     readonly installed: InstalledApp | undefined;
     /** A channel session is running. */
     readonly running: boolean;
+    /** A client holds the console connection. */
+    readonly consoleConnected: boolean;
     /** Resolves when pending installs/launches have settled. */
     idle(): Promise<void>;
     /** Resolves with the result of the session running now (or undefined when none). */
@@ -193,6 +195,9 @@ class Device {
             get running() {
                 return self.session !== undefined;
             },
+            get consoleConnected() {
+                return self.console.connected;
+            },
             idle: () => this.idle(),
             sessionDone: async () => {
                 await this.idle();
@@ -305,7 +310,9 @@ class Device {
             if (this.session === session) {
                 this.session = undefined;
             }
-            if (result.reason === 'timeout') {
+            if (result.reason === 'compile-error') {
+                this.print(`*** ERROR compiling dev '${app.title}': Compilation Failed.`);
+            } else if (result.reason === 'timeout') {
                 this.print(`[fake-roku] '${app.title}' was stopped: it ran longer than the session limit.`);
             } else if (result.reason === 'stopped' && !this.stoppingSession && !this.closed) {
                 this.print(`[fake-roku] '${app.title}' stopped: ${result.message}`);

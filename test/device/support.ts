@@ -98,8 +98,8 @@ export interface FakeRunnerScript {
     /** Lines to print, one every `intervalMs`. */
     lines?: string[];
     intervalMs?: number;
-    /** How the run ends after the last line: close, crash, or run until stopped. Default `close`. */
-    end?: 'close' | 'crash' | 'never';
+    /** How the run ends after the last line: close, crash, compile error, or run until stopped. Default `close`. */
+    end?: 'close' | 'crash' | 'compile-error' | 'never';
     /** What `screenshot()` returns. */
     screenshot?: Buffer;
 }
@@ -143,7 +143,8 @@ export function fakeRunner(script: FakeRunnerScript | ((opts: SimulatorOptions) 
                     if (s.end === 'never') {
                         return;
                     }
-                    finish(s.end === 'crash' ? 'crash' : 'closed', s.end === 'crash' ? 'the app crashed' : 'the app closed');
+                    const reason: ExitReason = s.end === 'crash' ? 'crash' : s.end === 'compile-error' ? 'compile-error' : 'closed';
+                    finish(reason, `the app ended: ${reason}`);
                 },
                 interval * (all.length + 1) + 5
             )
