@@ -147,11 +147,12 @@ export async function buildChannel(opts: BuildOptions): Promise<BuildResult> {
     const target = opts.target;
     const project = path.join(rootDir, target === 'prod' ? 'bsconfig.json' : `bsconfig.${target}.json`);
     const variant = target === 'test' && opts.simulator ? 'test-sim' : target;
-    const stagingDir = path.join(rootDir, 'out', 'staging', variant);
     const env = opts.env ?? loadEnv(rootDir);
     // Fails early (before compiling) on a config that must not be built, e.g. direct mode in production.
     const channelConfig = channelConfigFromEnv(env, target);
     const zipPath = path.resolve(rootDir, opts.outFile ?? path.join('out', `${variant}.zip`));
+    // One staging folder per output, so builds of different outputs can run side by side.
+    const stagingDir = path.join(rootDir, 'out', 'staging', opts.outFile ? path.basename(zipPath, '.zip') : variant);
     fs.rmSync(stagingDir, { recursive: true, force: true });
 
     const builder = new ProgramBuilder();
