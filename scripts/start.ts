@@ -1,23 +1,39 @@
 /**
- * `npm start`: builds the channel and serves it in the simulator on a local web page where the
- * keyboard is the remote. The channel's console is printed here.
+ * `npm start`: the whole purchase flow with no Roku and no Cleeng account. It starts the Cleeng
+ * emulator on loopback, builds the channel (e2e build: the channel plus the test store emulator
+ * answering from a csFake scenario) aimed at it, and serves it in the simulator on a local web
+ * page where the keyboard is the remote. The channel's console is printed here.
  *
- *   npm start                          build, serve on http://127.0.0.1:6502/
+ *   npm start                                   new-viewer scenario, embedded Cleeng emulator
+ *   npm start -- --csfake active-subscriber     another scenario (folder under test/csfake/ or a path)
+ *   npm start -- --relay-url https://relay.example.com   your own relay or Cleeng-compatible base URL
+ *   npm start -- --prod                         the production build (real ChannelStore node)
  *   npm start -- --port 7000 --host 0.0.0.0
  */
 import { spawn } from 'child_process';
 import * as path from 'path';
-import { buildChannel, BuildError } from './build';
+import { startCleengEmulator, type CleengEmulator } from '../emulators/cleeng';
+import { buildChannel, BuildError, loadEnv } from './build';
 import { startSimServer } from './lib/sim-server';
 
 interface StartOptions {
     port: number;
     host: string;
     open: boolean;
+    csfake: string;
+    relayUrl?: string;
+    prod: boolean;
 }
 
 function parseArgs(argv: string[]): StartOptions {
-    const opts: StartOptions = { port: Number(process.env.START_PORT ?? 6502), host: process.env.START_HOST ?? '127.0.0.1', open: true };
+    const opts: StartOptions = {
+        port: Number(process.env.START_PORT ?? 6502),
+        host: process.env.START_HOST ?? '127.0.0.1',
+        open: true,
+        csfake: process.env.CSFAKE_SCENARIO ?? 'new-viewer',
+        relayUrl: process.env.RELAY_URL,
+        prod: false
+    };
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
         if (arg === '--port') {
@@ -26,8 +42,14 @@ function parseArgs(argv: string[]): StartOptions {
             opts.host = argv[++i] ?? opts.host;
         } else if (arg === '--no-open') {
             opts.open = false;
+        } else if (arg === '--csfake') {
+            opts.csfake = argv[++i] ?? opts.csfake;
+        } else if (arg === '--relay-url') {
+            opts.relayUrl = argv[++i];
+        } else if (arg === '--prod') {
+            opts.prod = true;
         } else if (arg === '--help' || arg === '-h') {
-            console.log('usage: npm start -- [--port 6502] [--host 127.0.0.1] [--no-open]');
+            console.log('usage: npm start -- [--csfake <scenario|dir>] [--relay-url <url>] [--prod] [--port 6502] [--host 127.0.0.1] [--no-open]');
             process.exit(0);
         } else {
             throw new Error(`unknown option ${arg}`);
@@ -45,14 +67,22 @@ export function canOpenBrowser(env: NodeJS.ProcessEnv = process.env): boolean {
 
 async function main(): Promise<void> {
     const opts = parseArgs(process.argv.slice(2));
-    const built = await buildChannel({ target: 'prod', quiet: true });
-    console.log(`built ${path.relative(process.cwd(), built.zipPath)} in ${(built.durationMs / 1000).toFixed(1)} s`);
+    let emulator: CleengEmulator | undefined;
+    let relayUrl = opts.relayUrl;
+    if (!relayUrl) {
+        emulator = await startCleengEmulator({ port: Number(process.env.CLEENG_EMULATOR_PORT ?? 0), log: (line) => console.log(`[cleeng-emulator] ${line}`) });
+        relayUrl = emulator.url;
+        console.log(`Cleeng emulator on ${emulator.url} (grants access 2-4 s after a receipt; faults: POST ${emulator.url}/__emulator/fault)`);
+    }
+    const env = { ...loadEnv(process.cwd()), RELAY_URL: relayUrl, CLEENG_MODE: 'relay' };
+    const built = await buildChannel({ target: opts.prod ? 'prod' : 'e2e', csfake: opts.prod ? undefined : opts.csfake, quiet: true, env });
+    console.log(`built ${path.relative(process.cwd(), built.zipPath)} in ${(built.durationMs / 1000).toFixed(1)} s${opts.prod ? '' : ` (store emulator, csFake scenario ${opts.csfake})`}`);
     const fs = await import('fs');
     const server = await startSimServer({
         zip: fs.readFileSync(built.zipPath),
         host: opts.host,
         port: opts.port,
-        config: { interactive: true, developerId: 'dev', launchParams: {}, registry: {} },
+        config: { interactive: true, developerId: 'dev', launchParams: opts.prod ? {} : { store: 'emulator' }, registry: {} },
         onEvent: (kind, data) => {
             const d = data as { level?: string; content?: string; reason?: string };
             if (kind === 'debug') {
@@ -76,7 +106,7 @@ async function main(): Promise<void> {
     }
     console.log('Press Ctrl+C to stop.\n');
     const stop = (): void => {
-        void server.close().then(() => process.exit(0));
+        void Promise.all([server.close(), emulator?.close()]).then(() => process.exit(0));
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
