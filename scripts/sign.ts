@@ -147,7 +147,7 @@ export async function run(argv: string[], baseCtx: ScriptContext): Promise<numbe
             try {
                 await rd.rekeyDevice({ ...common, rekeySignedPackage: pkg, signingPassword, outDir: tmp, outFile: 'rekey' });
             } catch (err) {
-                throw new DeviceError(`the Roku refused to rekey: ${(err as Error).message.replace(/^Rekey Failure: /, '')}`, [
+                throw new DeviceError(`the Roku refused to rekey: ${(err as Error).message.replace(/^Rekey Failure: (Failed: )?/, '')}`, [
                     'the signing password must be the one of the key that signed that package'
                 ]);
             }

@@ -343,10 +343,11 @@ class Device {
     }
 
     private page(res: http.ServerResponse, title: string, messages: PageMessage[], extra: { fontStatus?: string; json?: Record<string, unknown>; body?: string; status?: number } = {}): void {
+        // Extra fields (pkgPath) first: tools take the first `"pkgPath":"…"` on the page.
         const json = {
+            ...(extra.json ?? {}),
             metadata: { dev_id: this.devId, dev_key: true, voice_sdk: false },
-            packages: this.packageList(),
-            ...(extra.json ?? {})
+            packages: this.packageList()
         };
         this.send(res, extra.status ?? 200, renderPage({ title, messages, fontStatus: extra.fontStatus, json, body: extra.body }));
     }
@@ -364,7 +365,6 @@ class Device {
                 id: '0',
                 location: 'nvram',
                 md5: createHash('md5').update(app.zip).digest('hex'),
-                pkgPath: '',
                 size: String(app.zip.length)
             }
         ];

@@ -46,11 +46,14 @@ export class UsageError extends DeviceError {
     }
 }
 
-/** Replaces every secret in `text` with `***`. */
+/**
+ * Replaces every secret in `text` with `***`. A safety net (the scripts never print secrets on
+ * purpose); secrets shorter than 4 characters are left alone, as masking them would garble the text.
+ */
 export function redact(text: string, secrets: (string | undefined)[]): string {
     let out = text;
     for (const s of secrets) {
-        if (s && s.length >= 1) {
+        if (s && s.length >= 4) {
             out = out.split(s).join('***');
         }
     }
