@@ -73,6 +73,7 @@ export class RooibosOutputParser {
     private suite = '';
     private group = '';
     private paramParent: string | undefined;
+    private paramLocation: string | undefined;
     private inReport = false;
     private sawReport = false;
     private inStack = false;
@@ -134,9 +135,10 @@ export class RooibosOutputParser {
                 return;
             }
             const isParamCase = m[2].length >= 3 && this.paramParent !== undefined;
-            const ownName = isParamCase ? `${this.paramParent} ${m[3]}` : m[3];
+            const ownName = isParamCase ? `${this.paramParent} ${m[3].trim()}` : m[3].trim();
             if (!isParamCase) {
                 this.paramParent = undefined;
+                this.paramLocation = undefined;
             }
             this.tests.push({
                 suite: this.suite,
@@ -144,14 +146,16 @@ export class RooibosOutputParser {
                 test: ownName,
                 name: testDisplayName(this.suite, this.group, ownName),
                 status: status as RooibosTestStatus,
+                location: isParamCase ? this.paramLocation : undefined,
                 stack: []
             });
             return;
         }
         // The header line of a parameterized test: ` | |--name : ` with no status.
-        m = /^\s*[|-]\s\|--(.*?) :$/.exec(line);
+        m = /^\s*[|-]\s\|--(.*?)\s*:$/.exec(line);
         if (m && !DETAIL_PREFIXES.some((p) => m![1].startsWith(p))) {
-            this.paramParent = m[1];
+            this.paramParent = m[1].trim();
+            this.paramLocation = undefined;
             this.inStack = false;
             return;
         }
@@ -163,8 +167,10 @@ export class RooibosOutputParser {
             const value = m[2].trim();
             this.inStack = kind === 'Stack trace';
             if (kind === 'Test') {
-                // The `Test :` line follows the test's result line (or the param header line).
-                if (last && last.location === undefined && this.paramParent === undefined) {
+                // The `Test :` line follows the test's result line, or a parameterized test's header line.
+                if (this.paramParent !== undefined) {
+                    this.paramLocation = value;
+                } else if (last && last.location === undefined) {
                     last.location = value;
                 }
                 return;

@@ -100,7 +100,12 @@ export function rooibosOutput(run: FixtureRun): string[] {
                     print(fillText(' ' + testChar + ' |--' + t.name + ' : ', '.', 60) + t.status);
                     print(' |   |--Test : ' + location);
                 } else {
-                    print(' ' + testChar + ' |--' + t.name + ' : ');
+                    // Rooibos names parameterized tests `<name> <index>` and cuts a trailing "0".
+                    let name = `${t.name} 0`;
+                    if (name.length > 1 && name.endsWith('0')) {
+                        name = name.slice(0, -1);
+                    }
+                    print(' ' + testChar + ' |--' + name + ' : ');
                     print(' |   |--Test : ' + location);
                     for (const p of t.params) {
                         print(fillText(' ' + testChar + '   |--' + p + ' : ', '.', 60) + t.status);

@@ -117,6 +117,11 @@ test('long test names cut by Rooibos still parse, parameterized cases get their 
     assert.equal(names.length, 3);
     assert.ok(longName.startsWith(names[0].replace(/\.+$/, '')), names[0]);
     assert.deepEqual(names.slice(1), ['accepts plan ids ["S1"]', 'accepts plan ids ["S2"]']);
+    // Every case carries the parameterized test's location.
+    assert.deepEqual(
+        parsed.tests.slice(1).map((t) => t.location),
+        ['file://pkg:/source/tests/Session.spec.brs:1', 'file://pkg:/source/tests/Session.spec.brs:1']
+    );
 });
 
 test('markers only: [Rooibos Result] decides, RESULT is the fallback, nothing means undefined', () => {
