@@ -1,0 +1,150 @@
+/**
+ * `npm run bench`: one table of where the channel stands on speed, cost and size, each figure
+ * measured in this run beside its comparison. Writes the same as JSON to bench/results/.
+ *
+ *   npm run bench                  everything (a few minutes on 2 cores)
+ *   npm run bench -- --only build,relay
+ */
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import JSZip from 'jszip';
+import * as path from 'path';
+import { buildChannel } from '../scripts/build';
+
+const root = path.resolve(__dirname, '..');
+
+export interface BenchRow {
+    section: string;
+    metric: string;
+    value: string;
+    goal?: string;
+    /** true: meets its goal; false: misses it; undefined: no goal. */
+    ok?: boolean;
+}
+
+function fmtMs(ms: number): string {
+    return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`;
+}
+
+async function zipSizes(zipPath: string): Promise<{ total: number; withoutImages: number }> {
+    const bytes = fs.readFileSync(zipPath);
+    const zip = await JSZip.loadAsync(bytes);
+    let images = 0;
+    for (const [name, entry] of Object.entries(zip.files)) {
+        if (!entry.dir && /^images\//.test(name)) {
+            // compressed size as stored in the zip
+            const data = (entry as unknown as { _data?: { compressedSize?: number } })._data;
+            images += data?.compressedSize ?? (await entry.async('nodebuffer')).length;
+        }
+    }
+    return { total: bytes.length, withoutImages: bytes.length - images };
+}
+
+export async function benchBuild(): Promise<BenchRow[]> {
+    const rows: BenchRow[] = [];
+    // Warm once (module loading), then measure.
+    await buildChannel({ target: 'prod', quiet: true, outFile: 'out/bench/prod.zip' });
+    const prod = await buildChannel({ target: 'prod', quiet: true, outFile: 'out/bench/prod.zip' });
+    const test = await buildChannel({ target: 'test', simulator: true, quiet: true, outFile: 'out/bench/test-sim.zip' });
+    const sizes = await zipSizes(prod.zipPath);
+    rows.push({ section: 'build', metric: 'production build time', value: fmtMs(prod.durationMs) });
+    rows.push({ section: 'build', metric: 'test build time (simulator)', value: fmtMs(test.durationMs) });
+    rows.push({ section: 'build', metric: 'package zip size', value: `${(sizes.total / 1024).toFixed(1)} KB` });
+    rows.push({
+        section: 'build',
+        metric: 'package zip size without images',
+        value: `${(sizes.withoutImages / 1024).toFixed(1)} KB`,
+        goal: '< 150 KB',
+        ok: sizes.withoutImages < 150 * 1024
+    });
+    return rows;
+}
+
+export async function benchTests(): Promise<BenchRow[]> {
+    const started = Date.now();
+    const code = await new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, ['--require', 'ts-node/register', path.join(root, 'scripts', 'test-all.ts')], {
+            cwd: root,
+            stdio: ['ignore', 'ignore', 'inherit'],
+            env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }
+        });
+        child.on('close', (c) => resolve(c ?? 1));
+    });
+    const wall = Date.now() - started;
+    const summaryFile = path.join(root, 'out', 'test-results', 'summary.json');
+    const summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as { results: { kind: string; passed: number; failed: number; ms: number }[] };
+    const rows: BenchRow[] = [{ section: 'tests', metric: 'npm test wall time', value: `${fmtMs(wall)} (${code === 0 ? 'green' : 'FAILED'})` }];
+    for (const r of summary.results) {
+        rows.push({ section: 'tests', metric: `  ${r.kind}`, value: `${fmtMs(r.ms)}, ${r.passed} passed, ${r.failed} failed` });
+    }
+    return rows;
+}
+
+export async function benchRelay(): Promise<BenchRow[]> {
+    const { runRelayBench } = await import('./relay-load');
+    const r = await runRelayBench({});
+    return [
+        { section: 'relay', metric: `throughput (${r.sent} receipts, loopback)`, value: `${r.throughputRps.toFixed(0)} req/s` },
+        { section: 'relay', metric: 'latency p50 / p99', value: `${r.p50Ms.toFixed(0)} ms / ${r.p99Ms.toFixed(0)} ms` },
+        {
+            section: 'relay',
+            metric: 'receipts lost / doubled',
+            value: `${r.lost} / ${r.doubled}`,
+            goal: '0 / 0',
+            ok: r.lost === 0 && r.doubled === 0
+        }
+    ];
+}
+
+type Section = { name: string; run: () => Promise<BenchRow[]> };
+
+export const SECTIONS: Section[] = [
+    { name: 'build', run: benchBuild },
+    { name: 'relay', run: benchRelay },
+    { name: 'tests', run: benchTests }
+];
+
+export function renderTable(rows: BenchRow[]): string {
+    const w1 = Math.max(...rows.map((r) => r.section.length), 7);
+    const w2 = Math.max(...rows.map((r) => r.metric.length), 6);
+    const w3 = Math.max(...rows.map((r) => r.value.length), 5);
+    const line = (a: string, b: string, c: string, d: string): string => `| ${a.padEnd(w1)} | ${b.padEnd(w2)} | ${c.padEnd(w3)} | ${d} |`;
+    const out = [line('section', 'metric', 'value', 'goal'), `|${'-'.repeat(w1 + 2)}|${'-'.repeat(w2 + 2)}|${'-'.repeat(w3 + 2)}|------|`];
+    for (const r of rows) {
+        const goal = r.goal ? `${r.goal} ${r.ok === true ? '(met)' : r.ok === false ? '(MISSED)' : ''}`.trim() : '';
+        out.push(line(r.section, r.metric, r.value, goal));
+    }
+    return out.join('\n');
+}
+
+async function main(): Promise<void> {
+    const onlyAt = process.argv.indexOf('--only');
+    const only = onlyAt > 0 ? (process.argv[onlyAt + 1] ?? '').split(',') : undefined;
+    const rows: BenchRow[] = [];
+    const started = Date.now();
+    for (const section of SECTIONS) {
+        if (only && !only.includes(section.name)) {
+            continue;
+        }
+        console.error(`bench: ${section.name}…`);
+        try {
+            rows.push(...(await section.run()));
+        } catch (err) {
+            rows.push({ section: section.name, metric: 'error', value: (err as Error).message.split('\n')[0] });
+        }
+    }
+    const table = renderTable(rows);
+    console.log(table);
+    const dir = path.join(root, 'bench', 'results');
+    fs.mkdirSync(dir, { recursive: true });
+    const stamp = new Date().toISOString();
+    const record = { at: stamp, node: process.version, cpus: (await import('os')).cpus().length, durationMs: Date.now() - started, rows };
+    fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(record, null, 2) + '\n');
+    fs.writeFileSync(path.join(dir, 'latest.md'), `${table}\n`);
+    console.error(`bench: done in ${fmtMs(Date.now() - started)}; bench/results/latest.json`);
+    process.exit(0);
+}
+
+if (require.main === module) {
+    void main();
+}
