@@ -22,7 +22,6 @@ import {
     runCli,
     scriptEnv,
     sideloadZip,
-
     type DeviceConfig,
     type DeviceConsole,
     type ScriptContext
