@@ -1,0 +1,353 @@
+/**
+ * CleengService end to end: a test-only harness channel (test/cleeng/harness/) running in the
+ * simulator (brs-engine in headless Chromium, so CORS applies) against the Cleeng emulator on
+ * 127.0.0.1.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { startCleengEmulator, DEFAULT_EMULATOR_PUBLISHER_TOKEN, type CleengEmulator, type RecordedRequest } from '../../emulators/cleeng';
+import { buildHarness, directConfig, purchaseRecord, relayConfig, type Harness, type HarnessRun } from './harness';
+
+const OFFER = 'S123123123_US';
+
+describe('CleengService in the simulator against the Cleeng emulator', () => {
+    let emu: CleengEmulator;
+    let harness: Harness;
+
+    before(async () => {
+        emu = await startCleengEmulator({ grantDelayMs: 1500 });
+        harness = await buildHarness(
+            { CHANNEL_ENV: 'local', CLEENG_MODE: 'relay', RELAY_URL: emu.url, CLEENG_TIMEOUT_MS: '4000' },
+            { 'direct.json': directConfig(emu.url, DEFAULT_EMULATOR_PUBLISHER_TOKEN), 'relay.json': relayConfig(emu.url) }
+        );
+    });
+    after(async () => {
+        await emu?.close();
+        harness?.remove();
+    });
+    beforeEach(() => emu.reset());
+
+    const on = (path: string): RecordedRequest[] => emu.requests.filter((r) => r.path === path);
+    const receipts = (r: HarnessRun, purchaseId: string) => r.events.filter((e) => e.type === 'receipt' && e.purchaseId === purchaseId);
+    const outcomes = (r: HarnessRun, purchaseId: string) => receipts(r, purchaseId).map((e) => e.outcome);
+    const explain = (r: HarnessRun) => `${r.result.message}\n${r.result.lines.filter((l) => !l.startsWith('[beacon')).join('\n')}`;
+    const stored = (r: HarnessRun, purchaseId: string): Record<string, unknown> | undefined => {
+        const text = r.result.registry.cleeng_outbox?.[`r.${purchaseId}`];
+        return text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
+    };
+    const acked = (r: HarnessRun): string[] => JSON.parse(r.result.registry.cleeng_outbox?.acked ?? '[]') as string[];
+
+    it('posts exactly the documented receipt (prices as numbers, email escaped) and reports access once granted', async () => {
+        const email = 'zoë.o"brien\\x@example.com';
+        const rec = purchaseRecord({ customerEmail: email, amount: 'R$ 9,90', total: 'R$ 10,89', ipAddress: '203.0.113.9' });
+        const run = await harness.run({
+            steps: [
+                { type: 'submit', record: rec },
+                { await: { type: 'receipt', outcome: 'accepted' } },
+                { type: 'checkAccess', customerEmail: email, offerId: OFFER, poll: true },
+                { await: { type: 'access', final: true } }
+            ]
+        });
+        assert.ok(run.done, explain(run));
+        const posted = on('/v1/roku/receipts');
+        assert.equal(posted.length, 1);
+        assert.deepEqual(JSON.parse(posted[0]!.body), {
+            customerEmail: email,
+            offerId: OFFER,
+            order: { amount: 9.9, code: 'S123123123-US', purchaseId: rec.purchaseId, qty: 1, total: 10.89 },
+            ipAddress: '203.0.113.9'
+        });
+        assert.match(posted[0]!.body, /^[\x20-\x7e]+$/, 'non-ASCII and quotes are escaped: the body is plain ASCII JSON');
+        assert.ok(posted[0]!.body.includes('zo\\u00eb.o\\"brien\\\\x@'), posted[0]!.body);
+        assert.match(String(posted[0]!.headers['content-type']), /^application\/json/);
+
+        const receipt = receipts(run, rec.purchaseId as string);
+        assert.deepEqual(
+            receipt.map((e) => [e.outcome, e.httpCode]),
+            [['accepted', 200]]
+        );
+        assert.equal(typeof receipt[0]!.message, 'string');
+
+        const access = run.events.filter((e) => e.type === 'access');
+        const final = access[access.length - 1]!;
+        assert.equal(final.accessGranted, true);
+        assert.equal(final.final, true);
+        assert.equal(final.offerId, OFFER);
+        assert.ok((final.attempts as number) >= 2, 'the grant comes 1.5 s after the receipt: the first poll at 0.9 s sees none');
+        assert.ok((final.elapsedMs as number) < 1500 + 1000 + 500, `noticed ${String(final.elapsedMs)} ms after the wait started`);
+        assert.ok(access.slice(0, -1).every((e) => e.accessGranted === false && e.final === false));
+        assert.ok(on('/v1/entitlements/check').length === final.attempts);
+
+        assert.deepEqual(acked(run), [rec.purchaseId]);
+        assert.deepEqual(Object.keys(run.result.registry.cleeng_outbox ?? {}), ['acked'], 'the record is gone once Cleeng said 200');
+        const grant = JSON.parse(run.result.registry.cleeng_access?.[`g.${OFFER}`] ?? '{}') as Record<string, unknown>;
+        assert.equal(grant.offerId, OFFER);
+        assert.ok((grant.expiresAt as number) > Date.now() / 1000);
+        const everything = run.result.lines.join('\n') + JSON.stringify(run.result.registry.cleeng_access);
+        assert.ok(!everything.includes('brien') && !everything.includes('zo\\u00eb'), 'the email is never printed nor cached');
+    });
+
+    it('retries 500 answers with backoff, keeping the record, then sends it', async () => {
+        emu.setFault({ kind: 'status', status: 500, path: '/v1/roku/receipts', count: 2 });
+        const rec = purchaseRecord();
+        const started = Date.now();
+        const run = await harness.run({ steps: [{ type: 'submit', record: rec }, { await: { type: 'receipt', outcome: 'accepted' } }] });
+        assert.ok(run.done, explain(run));
+        assert.deepEqual(outcomes(run, rec.purchaseId as string), ['retrying', 'retrying', 'accepted']);
+        assert.deepEqual(
+            receipts(run, rec.purchaseId as string).map((e) => e.httpCode),
+            [500, 500, 200]
+        );
+        const posted = on('/v1/roku/receipts');
+        assert.equal(posted.length, 3);
+        const gaps = [posted[1]!.at - posted[0]!.at, posted[2]!.at - posted[1]!.at];
+        assert.ok(gaps[0]! >= 1900 && gaps[0]! < 3500, `first backoff ${gaps[0]} ms`);
+        assert.ok(gaps[1]! >= 3900 && gaps[1]! < 5500, `second backoff ${gaps[1]} ms`);
+        assert.ok(Date.now() - started < 30000);
+        assert.deepEqual(acked(run), [rec.purchaseId]);
+    });
+
+    // brs-engine runs roUrlTransfer as a synchronous XHR with no timeout, so a server that never
+    // answers cannot be tested here (the -28 path is covered by the Rooibos suites). A 200 whose
+    // body is not JSON (a captive portal, a proxy) is what this checks instead.
+    it('does not take an unreadable 200 for an acceptance: it retries', async () => {
+        emu.setFault({ kind: 'malformed', path: '/v1/roku/receipts', count: 1 });
+        const rec = purchaseRecord();
+        const run = await harness.run({ steps: [{ type: 'submit', record: rec }, { await: { type: 'receipt', outcome: 'accepted' } }] });
+        assert.ok(run.done, explain(run));
+        assert.deepEqual(
+            receipts(run, rec.purchaseId as string).map((e) => [e.outcome, e.httpCode]),
+            [
+                ['retrying', 200],
+                ['accepted', 200]
+            ]
+        );
+        assert.equal(on('/v1/roku/receipts').length, 2);
+        assert.deepEqual(acked(run), [rec.purchaseId]);
+    });
+
+    it('keeps a record after the foreground attempts, and a later launch sends it by flush once due', async () => {
+        emu.setFault({ kind: 'status', status: 503, path: '/v1/roku/receipts', count: 100 });
+        const rec = purchaseRecord();
+        const first = await harness.run({ steps: [{ type: 'submit', record: rec }, { await: { type: 'receipt', outcome: 'deferred' } }] });
+        assert.ok(first.done, explain(first));
+        assert.deepEqual(outcomes(first, rec.purchaseId as string), ['retrying', 'retrying', 'retrying', 'deferred']);
+        assert.match(String(receipts(first, rec.purchaseId as string)[3]!.message), /saved and will be sent automatically/);
+        assert.equal(on('/v1/roku/receipts').length, 4, 'a bounded number of foreground attempts');
+        const kept = stored(first, rec.purchaseId as string);
+        assert.ok(kept, 'the record stays in the registry');
+        assert.equal(kept.state, 'pending');
+        assert.equal(kept.attempts, 4);
+        assert.equal(kept.lastError, 'HTTP 503');
+        assert.ok((kept.nextAttemptAt as number) > Date.now() / 1000, 'due again later, not at once');
+
+        emu.reset();
+        const tooSoon = await harness.run({ registry: first.result.registry, steps: [{ type: 'flush' }, { sleepMs: 1500 }, { exit: true }] });
+        assert.ok(tooSoon.done, explain(tooSoon));
+        assert.equal(on('/v1/roku/receipts').length, 0, 'flush sends only what is due');
+
+        // Time passes: the record is due. Another one was left by a launch that died before posting.
+        const left = purchaseRecord({ amount: '1,99 €', total: '2,39 €', createdAt: 1700000000 });
+        const registry = {
+            cleeng_outbox: {
+                ...first.result.registry.cleeng_outbox,
+                [`r.${rec.purchaseId}`]: JSON.stringify({ ...kept, nextAttemptAt: Math.floor(Date.now() / 1000) - 1 }),
+                [`r.${left.purchaseId}`]: JSON.stringify(left)
+            }
+        };
+        const next = await harness.run({
+            registry,
+            steps: [
+                { type: 'flush' },
+                { await: { type: 'receipt', purchaseId: left.purchaseId, outcome: 'accepted' } },
+                { await: { type: 'receipt', purchaseId: rec.purchaseId, outcome: 'accepted' } }
+            ]
+        });
+        assert.ok(next.done, explain(next));
+        const bodies = on('/v1/roku/receipts').map((r) => r.json as { order: { purchaseId: string; amount: number; total: number } });
+        assert.deepEqual(bodies.map((b) => b.order.purchaseId).sort(), [rec.purchaseId, left.purchaseId].sort());
+        const leftBody = bodies.find((b) => b.order.purchaseId === left.purchaseId)!;
+        assert.deepEqual([leftBody.order.amount, leftBody.order.total], [1.99, 2.39]);
+        assert.deepEqual(acked(next).sort(), [rec.purchaseId, left.purchaseId].sort());
+        assert.equal(stored(next, rec.purchaseId as string), undefined);
+        assert.equal(stored(next, left.purchaseId as string), undefined);
+    });
+
+    it('reports 401 as unauthorized and 422 as rejected (support message), keeping both records; an unreadable price is rejected without a request', async () => {
+        emu.setFault({ kind: 'status', status: 401, path: '/v1/roku/receipts', count: 1 });
+        const unauthorized = purchaseRecord();
+        const unknownOffer = purchaseRecord({ offerId: 'S999999999_US', code: 'S999999999-US' });
+        const free = purchaseRecord({ amount: 'free' });
+        const run = await harness.run({
+            steps: [
+                { type: 'submit', record: unauthorized },
+                { await: { type: 'receipt', purchaseId: unauthorized.purchaseId } },
+                { type: 'submit', record: unknownOffer },
+                { await: { type: 'receipt', purchaseId: unknownOffer.purchaseId } },
+                { type: 'submit', record: free },
+                { await: { type: 'receipt', purchaseId: free.purchaseId } },
+                { sleepMs: 500 }
+            ]
+        });
+        assert.ok(run.done, explain(run));
+        const a = receipts(run, unauthorized.purchaseId as string);
+        assert.deepEqual(
+            a.map((e) => [e.outcome, e.httpCode]),
+            [['unauthorized', 401]]
+        );
+        const b = receipts(run, unknownOffer.purchaseId as string);
+        assert.deepEqual(
+            b.map((e) => [e.outcome, e.httpCode]),
+            [['rejected', 422]]
+        );
+        assert.equal(b[0]!.message, `Cleeng could not accept this purchase. Contact support with purchase ID ${String(unknownOffer.purchaseId)}.`);
+        const c = receipts(run, free.purchaseId as string);
+        assert.deepEqual(
+            c.map((e) => [e.outcome, e.httpCode]),
+            [['rejected', 0]]
+        );
+        assert.equal(on('/v1/roku/receipts').length, 2, 'no retry loop, and no request for the unreadable price');
+
+        assert.equal(stored(run, unauthorized.purchaseId as string)?.state, 'unauthorized');
+        assert.equal(stored(run, unknownOffer.purchaseId as string)?.state, 'rejected');
+        assert.equal(stored(run, unknownOffer.purchaseId as string)?.lastError, 'HTTP 422');
+        const kept = stored(run, free.purchaseId as string);
+        assert.equal(kept?.state, 'rejected');
+        assert.match(String(kept?.lastError), /^amount: .*"free"/);
+        assert.deepEqual(acked(run), []);
+    });
+
+    it('direct mode: POST /roku/payment with X-Publisher-Token, then JSON-RPC generateCustomerToken + getAccessStatus', async () => {
+        const rec = purchaseRecord({ amount: '1.299,00 kr', total: '1.299,00 kr' });
+        const run = await harness.run({
+            configPath: 'pkg:/config/direct.json',
+            steps: [
+                { type: 'submit', record: rec },
+                { await: { type: 'receipt', outcome: 'accepted' } },
+                { type: 'checkAccess', customerEmail: rec.customerEmail, offerId: OFFER, poll: true },
+                { await: { type: 'access', final: true } }
+            ]
+        });
+        assert.ok(run.done, explain(run));
+        const paid = on('/roku/payment');
+        assert.equal(paid.length, 1);
+        assert.equal(paid[0]!.headers['x-publisher-token'], DEFAULT_EMULATOR_PUBLISHER_TOKEN);
+        assert.deepEqual(paid[0]!.json, {
+            customerEmail: rec.customerEmail,
+            offerId: OFFER,
+            order: { amount: 1299, code: 'S123123123-US', purchaseId: rec.purchaseId, qty: 1, total: 1299 }
+        });
+        const rpc = on('/3.0/json-rpc').map((r) => (r.json as { method: string }).method);
+        assert.equal(rpc[0], 'generateCustomerToken');
+        assert.ok(rpc.slice(1).every((m) => m === 'getAccessStatus') && rpc.length >= 2, rpc.join(','));
+        assert.equal(rpc.filter((m) => m === 'generateCustomerToken').length, 1, 'the customer token is reused between polls');
+        const final = run.events.filter((e) => e.type === 'access').pop()!;
+        assert.equal(final.accessGranted, true);
+        assert.ok(!run.result.lines.join('\n').includes(DEFAULT_EMULATOR_PUBLISHER_TOKEN), 'the token is never printed');
+    });
+
+    it('reconcile sends a valid purchase Cleeng never acknowledged and skips acknowledged and invalid ones', async () => {
+        const purchase = (purchaseId: string, status: string, cost: string) => ({
+            code: 'S123123124-US',
+            offerId: '',
+            name: 'Monthly',
+            purchaseId,
+            purchaseDate: '2024-05-01T10:00:00',
+            expirationDate: '',
+            renewalDate: '',
+            status,
+            inDunning: false,
+            freeTrialQuantity: 0,
+            freeTrialType: 'None',
+            productType: 'MonthlySub',
+            qty: 1,
+            cost,
+            purchaseChannel: 'DEVICE',
+            purchaseContext: 'IAP'
+        });
+        const run = await harness.run({
+            registry: { cleeng_outbox: { acked: JSON.stringify(['tx-old']) } },
+            steps: [
+                { type: 'reconcile', customerEmail: 'viewer@example.com', purchases: [purchase('tx-old', 'Valid', '$4.99'), purchase('tx-missed', 'Valid', '1,99 €'), purchase('tx-gone', 'Invalid', '$4.99')] },
+                { await: { type: 'receipt', purchaseId: 'tx-missed', outcome: 'accepted' } },
+                { sleepMs: 500 }
+            ]
+        });
+        assert.ok(run.done, explain(run));
+        const posted = on('/v1/roku/receipts');
+        assert.equal(posted.length, 1);
+        assert.deepEqual(posted[0]!.json, {
+            customerEmail: 'viewer@example.com',
+            offerId: 'S123123124_US',
+            order: { amount: 1.99, code: 'S123123124-US', purchaseId: 'tx-missed', qty: 1, total: 1.99 }
+        });
+        assert.deepEqual(acked(run), ['tx-old', 'tx-missed']);
+    });
+
+    it('opens at once from the access cache, then confirms with Cleeng; forgets the grant when Cleeng says no', async () => {
+        const email = 'viewer@example.com';
+        const now = Math.floor(Date.now() / 1000);
+        const cache = {
+            cleeng_access: {
+                [`g.${OFFER}`]: JSON.stringify({ offerId: OFFER, expiresAt: now + 3600, checkedAt: now - 60, customer: createHash('sha256').update(email).digest('hex') })
+            }
+        };
+        emu.grantNow(email, OFFER);
+        const yes = await harness.run({
+            registry: cache,
+            steps: [{ type: 'checkAccess', customerEmail: email, offerId: OFFER, poll: false }, { await: { type: 'access', final: true } }]
+        });
+        assert.ok(yes.done, explain(yes));
+        const a = yes.events.filter((e) => e.type === 'access');
+        assert.deepEqual(
+            a.map((e) => [e.accessGranted, e.final, e.cached]),
+            [
+                [true, false, true],
+                [true, true, false]
+            ]
+        );
+        assert.equal(on('/v1/entitlements/check').length, 1);
+
+        emu.reset();
+        const no = await harness.run({
+            registry: cache,
+            steps: [{ type: 'checkAccess', customerEmail: email, offerId: OFFER, poll: false }, { await: { type: 'access', final: true } }]
+        });
+        assert.ok(no.done, explain(no));
+        const b = no.events.filter((e) => e.type === 'access');
+        assert.deepEqual(
+            b.map((e) => [e.accessGranted, e.final, e.cached]),
+            [
+                [true, false, true],
+                [false, true, false]
+            ]
+        );
+        assert.equal(no.result.registry.cleeng_access?.[`g.${OFFER}`], undefined, 'the cached grant is dropped');
+
+        // Cleeng unreachable: the cached grant stands.
+        emu.setFault({ kind: 'status', status: 503, count: 10 });
+        const offline = await harness.run({
+            registry: cache,
+            steps: [{ type: 'checkAccess', customerEmail: email, offerId: OFFER, poll: false }, { await: { type: 'access', final: true } }]
+        });
+        assert.ok(offline.done, explain(offline));
+        const c = offline.events.filter((e) => e.type === 'access').pop()!;
+        assert.deepEqual([c.accessGranted, c.final, c.cached], [true, true, true]);
+    });
+
+    it('cancelPoll stops the entitlement polls', async () => {
+        const run = await harness.run({
+            steps: [
+                { type: 'checkAccess', customerEmail: 'nobody@example.com', offerId: OFFER, poll: true },
+                { sleepMs: 2000 },
+                { type: 'cancelPoll' },
+                { sleepMs: 3000 }
+            ]
+        });
+        assert.ok(run.done, explain(run));
+        const polls = on('/v1/entitlements/check');
+        assert.ok(polls.length >= 1 && polls.length <= 3, `${polls.length} polls before the cancel`);
+        assert.ok(polls[polls.length - 1]!.at - polls[0]!.at < 2200, 'nothing after the cancel');
+    });
+});
