@@ -39,7 +39,7 @@ export interface RunOptions extends Partial<SimulatorOptions> {
 /** Runs the channel; ends with Back presses unless told otherwise. Echoes nothing unless E2E_VERBOSE. */
 export async function runChannel(opts: RunOptions): Promise<SimulatorResult> {
     const result = await runInSimulator({
-        timeoutMs: 60000,
+        timeoutMs: 30000,
         screenshotsDir,
         onLine: process.env.E2E_VERBOSE ? (l) => console.log(l) : undefined,
         ...opts
