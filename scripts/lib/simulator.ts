@@ -212,7 +212,9 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
         if (!page || finished) {
             throw new Error('the app is not running');
         }
-        await page.evaluate((k) => (window as unknown as { __simPress: (key: string) => void }).__simPress(k), key);
+        // ECP spells literal characters URL-encoded (Lit_%40); the engine wants the character.
+        const engineKey = /^Lit_%/i.test(key) ? `Lit_${decodeURIComponent(key.slice(4))}` : key;
+        await page.evaluate((k) => (window as unknown as { __simPress: (key: string) => void }).__simPress(k), engineKey);
     };
 
     // Scripted remote.

@@ -141,12 +141,14 @@ describe('end to end: the channel in the simulator', { concurrency: false }, () 
     });
 
     it('lets a viewer who declines sharing the email type it', async () => {
-        const email = 'typed@example.com';
-        const typing = [...email].map((c) => ({ key: `Lit_${encodeURIComponent(c)}`, waitMs: 120 }));
+        // Short: the simulator redraws the on-screen keyboard slowly after every key.
+        const email = 'me@tv.co';
+        const typing = [...email].map((c) => ({ key: `Lit_${encodeURIComponent(c)}`, waitMs: 250 }));
         const result = await runChannel({
             app: await app('new-viewer'),
             launchParams: { store: 'emulator', rfi: 'decline' },
-            keys: [...BUY_FIRST_PLAN, ...onScreen('email', [], 'email'), ...typing, { key: 'Play', waitMs: 400 }, ...onScreen('access', ['Back'])]
+            keys: [...BUY_FIRST_PLAN, ...onScreen('email', [], 'email'), ...typing, { key: 'Play', waitMs: 400 }, ...onScreen('access', ['Back'])],
+            timeoutMs: 60000
         });
         assert.equal(result.reason, 'closed', explain(result));
         assert.ok(receipts().some((r) => r.customerEmail === email), JSON.stringify(receipts()));

@@ -54,6 +54,7 @@
         brs.execute('app.zip', app, { entryPoint: true, debugOnCrash: false, muteSound: true, clearDisplayOnExit: false }, params);
         report('booted', {});
     }
-    window.__simPress = (key) => brs.sendKeyPress(key);
+    // ECP keypress is a down and an up; keep the press short so scripted keys can follow quickly.
+    window.__simPress = (key) => brs.sendKeyPress(key, 100);
     boot().catch((err) => report('host-error', String(err && err.stack || err)));
 })();
