@@ -74,8 +74,8 @@ describe('CleengService in the simulator against the Cleeng emulator', () => {
         assert.equal(final.accessGranted, true);
         assert.equal(final.final, true);
         assert.equal(final.offerId, OFFER);
-        assert.ok((final.attempts as number) >= 2, 'the grant comes 1.5 s after the receipt: the first poll at 0.9 s sees none');
-        assert.ok((final.elapsedMs as number) < 1500 + 1000 + 500, `noticed ${String(final.elapsedMs)} ms after the wait started`);
+        assert.ok((final.attempts as number) >= 2 && (final.attempts as number) <= 5, `the grant comes 1.5 s after the receipt: polls every 0.9 s (${String(final.attempts)})`);
+        assert.ok((final.elapsedMs as number) < 1500 + 900 + 2000, `noticed ${String(final.elapsedMs)} ms after the wait started`);
         assert.ok(access.slice(0, -1).every((e) => e.accessGranted === false && e.final === false));
         assert.ok(on('/v1/entitlements/check').length === final.attempts);
 
@@ -102,9 +102,9 @@ describe('CleengService in the simulator against the Cleeng emulator', () => {
         const posted = on('/v1/roku/receipts');
         assert.equal(posted.length, 3);
         const gaps = [posted[1]!.at - posted[0]!.at, posted[2]!.at - posted[1]!.at];
-        assert.ok(gaps[0]! >= 1900 && gaps[0]! < 3500, `first backoff ${gaps[0]} ms`);
-        assert.ok(gaps[1]! >= 3900 && gaps[1]! < 5500, `second backoff ${gaps[1]} ms`);
-        assert.ok(Date.now() - started < 30000);
+        assert.ok(gaps[0]! >= 1900 && gaps[0]! < 5000, `first backoff ${gaps[0]} ms`);
+        assert.ok(gaps[1]! >= 3900 && gaps[1]! < 7000, `second backoff ${gaps[1]} ms`);
+        assert.ok(Date.now() - started < 40000);
         assert.deepEqual(acked(run), [rec.purchaseId]);
     });
 
