@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { CleengEmulator } from '../../emulators/cleeng';
-import { buildE2E, explain, onScreen, phases, runChannel, screens, startEmulator } from './support';
+import { startSimulatorSession } from '../../scripts/lib/simulator';
+import { buildE2E, explain, onScreen, phases, runChannel, screens, screenshotsDir, startEmulator } from './support';
 
 interface ReceiptBody {
     customerEmail: string;
@@ -148,7 +149,7 @@ describe('end to end: the channel in the simulator', { concurrency: false }, () 
             app: await app('new-viewer'),
             launchParams: { store: 'emulator', rfi: 'decline' },
             keys: [...BUY_FIRST_PLAN, ...onScreen('email', [], 'email'), ...typing, { key: 'Play', waitMs: 400 }, ...onScreen('access', ['Back'])],
-            timeoutMs: 60000
+            timeoutMs: 120000
         });
         assert.equal(result.reason, 'closed', explain(result));
         assert.ok(receipts().some((r) => r.customerEmail === email), JSON.stringify(receipts()));
@@ -188,5 +189,88 @@ describe('end to end: the channel in the simulator', { concurrency: false }, () 
         emulator.setFault(null);
         assert.equal(result.reason, 'closed', explain(result));
         assert.ok(result.lines.some((l) => l.startsWith('[flow] message ') && /purchase ID/i.test(l)), explain(result));
+    });
+
+    it('sells through the ChannelStore node itself in fakeServer mode, reading the csFake files', async () => {
+        emulator.reset();
+        const result = await runChannel({
+            app: await app('new-viewer'),
+            launchParams: { store: 'fake' },
+            keys: [...onScreen('catalog', ['Select']), ...onScreen('access', ['Back'])]
+        });
+        assert.equal(result.reason, 'closed', explain(result));
+        assert.ok(result.lines.includes('[test] store ChannelStore fakeServer=true'));
+        assert.equal(receipts().length, 1);
+        assert.equal(receipts()[0].order.code, 'S123123123-US');
+    });
+
+    it('takes the product line, not the tax line listed first, from a successful order', async () => {
+        emulator.reset();
+        const result = await runChannel({ app: await app('tax-line-first'), launchParams: { store: 'emulator' }, keys: [...BUY_FIRST_PLAN, ...onScreen('access', ['Back'])] });
+        assert.equal(result.reason, 'closed', explain(result));
+        const sent = receipts();
+        assert.equal(sent.length, 1);
+        assert.equal(sent[0].order.code, 'S123123123-US');
+        assert.notEqual(sent[0].order.code, 'SKUTAX');
+    });
+
+    it('shows an error and a way back when PlaceOrder and CheckOrder disagree', async () => {
+        emulator.reset();
+        const result = await runChannel({ app: await app('order-mismatch'), launchParams: { store: 'emulator' }, keys: [...BUY_FIRST_PLAN, ...onScreen('message', ['Back'], 'error-order'), { when: '[flow] phase catalog', key: 'Back', waitMs: 300 }] });
+        assert.equal(result.reason, 'closed', explain(result));
+        assert.ok(phases(result).includes('error'));
+        assert.equal(receipts().length, 0, 'nothing is sent to Cleeng for a failed order');
+    });
+
+    it('never crashes on garbage from the store', async () => {
+        const result = await runChannel({ app: await app('bad-input'), launchParams: { store: 'emulator' }, keys: [{ when: /\[flow\] screen (catalog|message|access)/, waitMs: 600, key: 'Back' }, { waitMs: 800, key: 'Back' }] });
+        assert.equal(result.reason, 'closed', explain(result));
+        assert.equal(result.crash, undefined);
+    });
+
+    it('retries a Cleeng 500 and still grants access', async () => {
+        emulator.reset();
+        emulator.setFault({ kind: 'status', status: 500, path: '/v1/roku/receipts', count: 2 });
+        const result = await runChannel({ app: await app('new-viewer'), launchParams: { store: 'emulator' }, keys: [...BUY_FIRST_PLAN, ...onScreen('access', ['Back'])] });
+        emulator.setFault(null);
+        assert.equal(result.reason, 'closed', explain(result));
+        const posts = emulator.requests.filter((r) => r.path === '/v1/roku/receipts');
+        assert.equal(posts.length, 3, 'two failures, then accepted');
+        assert.equal(emulator.purchases().length, 1);
+    });
+
+    it('explains a configuration problem when the relay reports Cleeng refused its credentials', async () => {
+        emulator.reset();
+        emulator.setFault({ kind: 'status', status: 502, path: '/v1/roku/receipts' });
+        const result = await runChannel({ app: await app('new-viewer'), launchParams: { store: 'emulator' }, keys: [...BUY_FIRST_PLAN, { when: /\[flow\] phase (error|processing)/, waitMs: 600, screenshot: 'error-config' }, { key: 'Back' }] });
+        emulator.setFault(null);
+        assert.equal(result.reason, 'closed', explain(result));
+        assert.ok(result.lines.some((l) => l.startsWith('[flow] message ') && /purchase ID/i.test(l)), explain(result));
+    });
+
+    it('sends the receipt on relaunch when the app stopped between the order and the POST', async () => {
+        emulator.reset();
+        emulator.setFault({ kind: 'timeout', path: '/v1/roku/receipts' });
+        const session = await startSimulatorSession({
+            app: await app('new-viewer'),
+            launchParams: { store: 'emulator' },
+            screenshotsDir,
+            timeoutMs: 30000,
+            keys: [...BUY_FIRST_PLAN]
+        });
+        // Stop the app (as if the viewer pressed Home or the TV lost power) while the POST hangs.
+        const deadline = Date.now() + 25000;
+        while (Date.now() < deadline && !emulator.requests.some((r) => r.path === '/v1/roku/receipts')) {
+            await new Promise((r) => setTimeout(r, 200));
+        }
+        const first = await session.stop();
+        emulator.setFault(null);
+        assert.equal(first.reason, 'stopped');
+        assert.equal(emulator.purchases().length, 0, 'nothing reached Cleeng before the stop');
+        assert.ok(Object.keys(first.registry.cleeng_outbox ?? {}).length > 0, `written before the POST: ${JSON.stringify(first.registry)}`);
+
+        const second = await runChannel({ app: await app('new-viewer'), launchParams: { store: 'emulator' }, registry: first.registry, keys: [{ when: '[cleeng] receipt', waitMs: 300, key: 'Back' }, { waitMs: 800, key: 'Back' }] });
+        assert.equal(second.reason, 'closed', explain(second));
+        assert.equal(emulator.purchases().length, 1, JSON.stringify(emulator.requests.map((r) => `${r.method} ${r.path}`)));
     });
 });
