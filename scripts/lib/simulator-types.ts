@@ -53,6 +53,8 @@ export interface SimulatorOptions {
     rooibos?: boolean;
     /** Start Chromium with --disable-web-security so roUrlTransfer can reach servers without CORS. */
     disableWebSecurity?: boolean;
+    /** Called each time the channel writes its registry (a flush), with the count so far. */
+    onRegistryWrite?: (count: number) => void;
 }
 
 export interface SimulatorResult {
@@ -69,6 +71,8 @@ export interface SimulatorResult {
     durationMs: number;
     /** Paths of screenshots saved during the run. */
     screenshots: string[];
+    /** How many times the channel wrote its registry (each flush of a section). */
+    registryWrites: number;
 }
 
 /** A running channel the host can drive while it runs. */

@@ -79,6 +79,7 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
     const lines: string[] = [];
     const screenshots: string[] = [];
     let storage: Record<string, string> = registryToStorage(opts.registry);
+    let registryWrites = 0;
     let crash: { error: string; backtrace: string[] } | undefined;
     let inBacktrace = false;
     const lineWaiters: { match: (line: string) => boolean; from: number; resolve: (index: number) => void }[] = [];
@@ -121,7 +122,8 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
                     rooibos: rooibos,
                     crash: crash,
                     durationMs: Date.now() - started,
-                    screenshots: screenshots
+                    screenshots: screenshots,
+                    registryWrites: registryWrites
                 };
                 resolve(resultValue);
             })();
@@ -179,6 +181,8 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
                 }
             } else if (kind === 'registry') {
                 storage = data as Record<string, string>;
+                registryWrites++;
+                opts.onRegistryWrite?.(registryWrites);
             } else if (kind === 'closed') {
                 const reason = String(data.reason ?? '');
                 const compileError = lines.find((l) => COMPILE_ERROR.test(l));

@@ -126,7 +126,7 @@ export function fakeRunner(script: FakeRunnerScript | ((opts: SimulatorOptions) 
             }
             finished = true;
             timers.forEach(clearTimeout);
-            resolveDone({ ok: reason === 'closed', reason, message, lines, registry: opts.registry ?? {}, durationMs: Date.now() - started, screenshots: [] });
+            resolveDone({ ok: reason === 'closed', reason, message, lines, registry: opts.registry ?? {}, durationMs: Date.now() - started, screenshots: [], registryWrites: 0 });
         };
         const emit = (line: string) => {
             if (!finished) {
