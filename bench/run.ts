@@ -3,7 +3,7 @@
  * measured in this run beside its comparison. Writes the same as JSON to bench/results/.
  *
  *   npm run bench                  everything (a few minutes on 2 cores)
- *   npm run bench -- --only build,relay
+ *   npm run bench -- --only build,relay     (sections: entitlement, launch, build, relay, tests)
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
@@ -96,9 +96,66 @@ export async function benchRelay(): Promise<BenchRow[]> {
     ];
 }
 
+export async function benchEntitlement(): Promise<BenchRow[]> {
+    const { runEntitlementBench } = await import('./entitlement');
+    const r = await runEntitlementBench({});
+    const rows: BenchRow[] = [];
+    for (const delay of [...new Set(r.rows.map((x) => x.grantDelayS))]) {
+        const ours = r.rows.find((x) => x.grantDelayS === delay && x.strategy === 'channel schedule');
+        const plain = r.rows.find((x) => x.grantDelayS === delay && x.strategy === 'every 5 s');
+        if (!ours || !plain) {
+            continue;
+        }
+        rows.push({
+            section: 'entitlement',
+            metric: `grant after ${delay} s: late p50/p95, requests (ours vs every 5 s)`,
+            value: `${fmtMs(ours.lateP50Ms)}/${fmtMs(ours.lateP95Ms)}, ${ours.requestsP50} req vs ${fmtMs(plain.lateP50Ms)}/${fmtMs(plain.lateP95Ms)}, ${plain.requestsP50} req`
+        });
+    }
+    rows.push({
+        section: 'entitlement',
+        metric: 'grants within 10 s: late p95 (ours vs every 5 s)',
+        value: `${fmtMs(r.channel.lateP95Ms)} vs ${fmtMs(r.every5s.lateP95Ms)}`,
+        goal: '<= 1.0 s',
+        ok: r.goals.lateOk
+    });
+    rows.push({
+        section: 'entitlement',
+        metric: 'most requests by one purchase in 60 s (ours)',
+        value: String(r.channel.maxRequestsIn60s),
+        goal: '<= 16',
+        ok: r.goals.requestsOk
+    });
+    return rows;
+}
+
+export async function benchChannel(): Promise<BenchRow[]> {
+    const { runChannelBench, median } = await import('./channel');
+    const r = await runChannelBench({ runs: 3 });
+    const reqs = (xs: number[]): number => Math.max(...xs);
+    return [
+        { section: 'launch', metric: `new viewer: start to AppLaunchComplete (median of ${r.newViewer.launchMs.length}, first screen ${r.newViewer.firstScreen})`, value: fmtMs(median(r.newViewer.launchMs)) },
+        { section: 'launch', metric: `subscriber from cache: start to AppLaunchComplete (first screen ${r.subscriber.firstScreen})`, value: fmtMs(median(r.subscriber.launchMs)) },
+        {
+            section: 'launch',
+            metric: 'network requests before the first screen (new viewer vs subscriber)',
+            value: `${reqs(r.newViewer.requestsBeforeFirstScreen)} vs ${reqs(r.subscriber.requestsBeforeFirstScreen)}`,
+            goal: 'none',
+            ok: reqs(r.newViewer.requestsBeforeFirstScreen) === 0 && reqs(r.subscriber.requestsBeforeFirstScreen) === 0
+        },
+        { section: 'purchase', metric: 'Task round trips for one purchase (commands + events)', value: String(r.purchase.taskRoundTrips) },
+        { section: 'purchase', metric: 'ChannelStore commands for one purchase', value: String(r.purchase.storeCommands) },
+        { section: 'purchase', metric: 'HTTP requests for one purchase (grant after 1 s)', value: String(r.purchase.httpRequests) },
+        { section: 'purchase', metric: 'registry writes for one purchase', value: String(r.purchase.registryWrites) },
+        { section: 'purchase', metric: 'catalog Select to access screen (grant after 1 s)', value: fmtMs(r.purchase.msToAccess) }
+    ];
+}
+
 type Section = { name: string; run: () => Promise<BenchRow[]> };
 
 export const SECTIONS: Section[] = [
+    { name: 'entitlement', run: benchEntitlement },
+    { name: 'launch', run: benchChannel },
     { name: 'build', run: benchBuild },
     { name: 'relay', run: benchRelay },
     { name: 'tests', run: benchTests }

@@ -210,7 +210,9 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
         if (!page || finished) {
             throw new Error('the app is not running');
         }
-        return page.locator('#display').screenshot();
+        // A clip of the page, not an element screenshot: that waits for the canvas to be
+        // "stable", which a busy machine can take longer than a test allows.
+        return page.screenshot({ clip: { x: 0, y: 0, width: 1280, height: 720 }, timeout: 10000 });
     };
     const press = async (key: string): Promise<void> => {
         if (!page || finished) {
