@@ -8,8 +8,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
+    buildProjectChannel,
     deterministicZip,
-    DeviceError,
     parseManifestText,
     readZipToFolder,
     reportError,
@@ -62,7 +62,8 @@ export function setBuildVersion(manifest: string, build: string): string {
     return `${base}build_version=${build}${eol}`;
 }
 
-function slug(text: string): string {
+/** A file-name-safe form of a channel title (`My Channel!` -> `my-channel`), used for the zip and the .pkg. */
+export function slug(text: string): string {
     return (
         text
             .toLowerCase()
@@ -131,16 +132,7 @@ export async function run(argv: string[], ctx: ScriptContext): Promise<number> {
             tmp = await readZipToFolder(path.resolve(ctx.cwd, zipFlag));
             stagingDir = tmp;
         } else {
-            ctx.stdout('Building the prod channel…\n');
-            const buildModule = await import('./build');
-            try {
-                stagingDir = (await buildModule.buildChannel({ target: 'prod' })).stagingDir;
-            } catch (err) {
-                if (err instanceof buildModule.BuildError) {
-                    throw new DeviceError(`the prod build failed: ${err.message}`, err.diagnostics);
-                }
-                throw err;
-            }
+            stagingDir = (await buildProjectChannel(ctx, 'prod')).stagingDir;
         }
         const result = await packageChannel({ stagingDir, build, out: str(values, 'out'), cwd: ctx.cwd });
         ctx.stdout(`✔ ${path.relative(ctx.cwd, result.zipPath) || result.zipPath}  version ${result.version}  ${result.bytes} bytes  sha256 ${result.sha256}\n`);

@@ -11,14 +11,10 @@ import {
     DEVICE_FLAGS_HELP,
     DeviceError,
     describeDevice,
-    deviceConfig,
-    guardedContext,
-    parseFlags,
-    reportError,
     runCli,
-    scriptEnv,
+    runDeviceScript,
     str,
-    type DeviceConfig,
+    type DeviceScriptRun,
     type ScriptContext
 } from './lib/device';
 
@@ -39,18 +35,8 @@ function stamp(d = new Date()): string {
 }
 
 export async function run(argv: string[], baseCtx: ScriptContext): Promise<number> {
-    let cfg: DeviceConfig | undefined;
-    let env: NodeJS.ProcessEnv = baseCtx.env;
-    const ctx = guardedContext(baseCtx, () => [cfg?.password, env.ROKU_PASSWORD, env.ROKU_SIGNING_PASSWORD]);
     let tmp: string | undefined;
-    try {
-        const values = parseFlags(argv, { out: { type: 'string' } });
-        if (values.help) {
-            ctx.stdout(HELP);
-            return 0;
-        }
-        env = scriptEnv(values, ctx);
-        cfg = deviceConfig(values, env);
+    const main = async ({ ctx, values, cfg }: DeviceScriptRun): Promise<number> => {
         const wanted = path.resolve(ctx.cwd, str(values, 'out') ?? path.join('out', 'screenshots', `roku-${stamp()}.png`));
         await checkCredentials(cfg);
         const { RokuDeploy } = await import('roku-deploy');
@@ -88,13 +74,12 @@ export async function run(argv: string[], baseCtx: ScriptContext): Promise<numbe
         }
         ctx.stdout(`✔ ${path.relative(ctx.cwd, outPath) || outPath}  ${bytes} bytes\n`);
         return 0;
-    } catch (err) {
-        return reportError(err, ctx);
-    } finally {
+    };
+    return runDeviceScript(argv, baseCtx, { help: HELP, flags: { out: { type: 'string' } } }, main, () => {
         if (tmp) {
             fs.rmSync(tmp, { recursive: true, force: true });
         }
-    }
+    });
 }
 
 if (require.main === module) {

@@ -14,16 +14,12 @@ import {
     DEVICE_FLAGS_HELP,
     DeviceError,
     describeDevice,
-    deviceConfig,
-    guardedContext,
-    parseFlags,
-    reportError,
     resolveChannelZip,
     runCli,
-    scriptEnv,
+    runDeviceScript,
     sideloadZip,
-    type DeviceConfig,
     type DeviceConsole,
+    type DeviceScriptRun,
     type ScriptContext
 } from './lib/device';
 
@@ -42,23 +38,14 @@ exit codes: 0 installed, 1 failed (wrong password, unreachable, compile error â€
 `;
 
 export async function run(argv: string[], baseCtx: ScriptContext): Promise<number> {
-    let cfg: DeviceConfig | undefined;
-    let env: NodeJS.ProcessEnv = baseCtx.env;
-    const ctx = guardedContext(baseCtx, () => [cfg?.password, env.ROKU_PASSWORD, env.ROKU_SIGNING_PASSWORD]);
     let con: DeviceConsole | undefined;
-    try {
-        const values = parseFlags(argv, {
-            zip: { type: 'string' },
-            staging: { type: 'string' },
-            follow: { type: 'boolean' },
-            'remote-debug': { type: 'boolean' }
-        });
-        if (values.help) {
-            ctx.stdout(HELP);
-            return 0;
-        }
-        env = scriptEnv(values, ctx);
-        cfg = deviceConfig(values, env);
+    const flags = {
+        zip: { type: 'string' },
+        staging: { type: 'string' },
+        follow: { type: 'boolean' },
+        'remote-debug': { type: 'boolean' }
+    } as const;
+    const main = async ({ ctx, values, cfg }: DeviceScriptRun): Promise<number> => {
         const { zipPath } = await resolveChannelZip(values, ctx, 'prod', path.join('out', 'device', 'sideload.zip'));
         await checkCredentials(cfg);
         const follow = values.follow === true;
@@ -105,11 +92,8 @@ export async function run(argv: string[], baseCtx: ScriptContext): Promise<numbe
             });
         }
         return 0;
-    } catch (err) {
-        return reportError(err, ctx);
-    } finally {
-        con?.close();
-    }
+    };
+    return runDeviceScript(argv, baseCtx, { help: HELP, flags }, main, () => con?.close());
 }
 
 if (require.main === module) {

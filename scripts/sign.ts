@@ -13,25 +13,22 @@ import {
     collectCompileLines,
     CompileFailure,
     connectConsole,
+    buildProjectChannel,
     DEVICE_FLAGS_HELP,
     DeviceError,
     describeDevice,
-    deviceConfig,
-    guardedContext,
     manifestOfZip,
-    parseFlags,
-    reportError,
     runCli,
-    scriptEnv,
+    runDeviceScript,
     sha256,
     sideloadZip,
     str,
     UsageError,
-    type DeviceConfig,
     type DeviceConsole,
+    type DeviceScriptRun,
     type ScriptContext
 } from './lib/device';
-import { buildNumber, packageChannel } from './package';
+import { buildNumber, packageChannel, slug } from './package';
 
 export const HELP = `usage: npm run sign -- [options]
 
@@ -49,36 +46,18 @@ ${DEVICE_FLAGS_HELP}
 exit codes: 0 signed, 1 failed, 2 usage error
 `;
 
-function slug(text: string): string {
-    return (
-        text
-            .toLowerCase()
-            .replace(/[^a-z0-9]+/g, '-')
-            .replace(/^-+|-+$/g, '') || 'channel'
-    );
-}
-
 export async function run(argv: string[], baseCtx: ScriptContext): Promise<number> {
-    let cfg: DeviceConfig | undefined;
-    let env: NodeJS.ProcessEnv = baseCtx.env;
     let signingPassword: string | undefined;
-    const ctx = guardedContext(baseCtx, () => [cfg?.password, signingPassword, env.ROKU_PASSWORD, env.ROKU_SIGNING_PASSWORD]);
     let con: DeviceConsole | undefined;
     let tmp: string | undefined;
-    try {
-        const values = parseFlags(argv, {
-            zip: { type: 'string' },
-            staging: { type: 'string' },
-            out: { type: 'string' },
-            rekey: { type: 'string' },
-            'signing-password': { type: 'string' }
-        });
-        if (values.help) {
-            ctx.stdout(HELP);
-            return 0;
-        }
-        env = scriptEnv(values, ctx);
-        cfg = deviceConfig(values, env);
+    const flags = {
+        zip: { type: 'string' },
+        staging: { type: 'string' },
+        out: { type: 'string' },
+        rekey: { type: 'string' },
+        'signing-password': { type: 'string' }
+    } as const;
+    const main = async ({ ctx, values, env, cfg }: DeviceScriptRun): Promise<number> => {
         signingPassword = str(values, 'signing-password') ?? env.ROKU_SIGNING_PASSWORD;
         if (!signingPassword) {
             throw new UsageError('missing ROKU_SIGNING_PASSWORD: the password of the key the Roku is keyed with', [
@@ -102,16 +81,7 @@ export async function run(argv: string[], baseCtx: ScriptContext): Promise<numbe
             if (stagingFlag) {
                 stagingDir = path.resolve(ctx.cwd, stagingFlag);
             } else {
-                ctx.stdout('Building the prod channel…\n');
-                const build = await import('./build');
-                try {
-                    stagingDir = (await build.buildChannel({ target: 'prod' })).stagingDir;
-                } catch (err) {
-                    if (err instanceof build.BuildError) {
-                        throw new DeviceError(`the prod build failed: ${err.message}`, err.diagnostics);
-                    }
-                    throw err;
-                }
+                stagingDir = (await buildProjectChannel(ctx, 'prod')).stagingDir;
             }
             zipPath = (await packageChannel({ stagingDir, build: buildNumber(undefined, env), cwd: ctx.cwd })).zipPath;
         }
@@ -199,14 +169,13 @@ export async function run(argv: string[], baseCtx: ScriptContext): Promise<numbe
         const bytes = fs.readFileSync(outPath);
         ctx.stdout(`✔ ${path.relative(ctx.cwd, outPath) || outPath}  ${bytes.length} bytes  sha256 ${sha256(bytes)}\n`);
         return 0;
-    } catch (err) {
-        return reportError(err, ctx);
-    } finally {
+    };
+    return runDeviceScript(argv, baseCtx, { help: HELP, flags, secrets: () => [signingPassword] }, main, () => {
         con?.close();
         if (tmp) {
             fs.rmSync(tmp, { recursive: true, force: true });
         }
-    }
+    });
 }
 
 if (require.main === module) {

@@ -17,19 +17,16 @@ import {
     DEVICE_FLAGS_HELP,
     DeviceError,
     describeDevice,
-    deviceConfig,
     ecpPost,
-    guardedContext,
-    parseFlags,
-    reportError,
     resolveChannelZip,
     runCli,
-    scriptEnv,
+    runDeviceScript,
     sideloadZip,
     str,
     UsageError,
     type DeviceConfig,
     type DeviceConsole,
+    type DeviceScriptRun,
     type ScriptContext
 } from './lib/device';
 import { parseDuration } from './lib/env';
@@ -64,37 +61,29 @@ type Outcome =
     | { kind: 'disconnected' };
 
 export async function run(argv: string[], baseCtx: ScriptContext): Promise<number> {
-    let cfg: DeviceConfig | undefined;
-    let env: NodeJS.ProcessEnv = baseCtx.env;
-    const ctx = guardedContext(baseCtx, () => [cfg?.password, env.ROKU_PASSWORD, env.ROKU_SIGNING_PASSWORD]);
     let con: DeviceConsole | undefined;
-    let junitPath = path.resolve(baseCtx.cwd, DEFAULT_JUNIT);
     const started = Date.now();
     const parser = new RooibosOutputParser();
     const properties: Record<string, string> = {};
-    const writeJUnit = (errors: RunError[]) => {
-        fs.mkdirSync(path.dirname(junitPath), { recursive: true });
-        fs.writeFileSync(junitPath, toJUnitXml({ name: 'device', parsed: parser.result(), durationMs: Date.now() - started, errors, properties }));
-        ctx.stdout(`JUnit report: ${path.relative(ctx.cwd, junitPath) || junitPath}\n`);
-    };
     let keepOpen = false;
-    let installed = false;
-    try {
-        const values = parseFlags(argv, {
-            zip: { type: 'string' },
-            staging: { type: 'string' },
-            timeout: { type: 'string' },
-            junit: { type: 'string' },
-            quiet: { type: 'boolean' },
-            'keep-open': { type: 'boolean' },
-            'allow-no-tests': { type: 'boolean' }
-        });
-        if (values.help) {
-            ctx.stdout(HELP);
-            return 0;
-        }
-        env = scriptEnv(values, ctx);
-        cfg = deviceConfig(values, env);
+    /** The device the test channel was installed on (to be left with Home afterwards). */
+    let installedOn: DeviceConfig | undefined;
+    const flags = {
+        zip: { type: 'string' },
+        staging: { type: 'string' },
+        timeout: { type: 'string' },
+        junit: { type: 'string' },
+        quiet: { type: 'boolean' },
+        'keep-open': { type: 'boolean' },
+        'allow-no-tests': { type: 'boolean' }
+    } as const;
+    const main = async ({ ctx, values, env, cfg }: DeviceScriptRun): Promise<number> => {
+        let junitPath = path.resolve(ctx.cwd, DEFAULT_JUNIT);
+        const writeJUnit = (errors: RunError[]) => {
+            fs.mkdirSync(path.dirname(junitPath), { recursive: true });
+            fs.writeFileSync(junitPath, toJUnitXml({ name: 'device', parsed: parser.result(), durationMs: Date.now() - started, errors, properties }));
+            ctx.stdout(`JUnit report: ${path.relative(ctx.cwd, junitPath) || junitPath}\n`);
+        };
         let timeoutMs: number;
         try {
             timeoutMs = parseDuration(str(values, 'timeout') ?? (env.ROKU_TEST_TIMEOUT || DEFAULT_TIMEOUT), 'the timeout (--timeout / ROKU_TEST_TIMEOUT)');
@@ -147,7 +136,7 @@ export async function run(argv: string[], baseCtx: ScriptContext): Promise<numbe
         ctx.stdout(`Installing ${properties.zip} on ${describeDevice(cfg)}…\n`);
         try {
             await sideloadZip(cfg, zipPath);
-            installed = true;
+            installedOn = cfg;
         } catch (err) {
             if (err instanceof CompileFailure) {
                 const lines = await collectCompileLines(con, runStart);
@@ -217,15 +206,14 @@ export async function run(argv: string[], baseCtx: ScriptContext): Promise<numbe
         }
         ctx.stdout(`✔ all tests passed on ${describeDevice(cfg)}\n`);
         return 0;
-    } catch (err) {
-        return reportError(err, ctx);
-    } finally {
+    };
+    return runDeviceScript(argv, baseCtx, { help: HELP, flags }, main, async () => {
         con?.close();
-        if (cfg && installed && !keepOpen) {
+        if (installedOn && !keepOpen) {
             // Leave the test channel (Rooibos keeps it open by default).
-            await ecpPost(cfg, 'keypress/Home').catch(() => undefined);
+            await ecpPost(installedOn, 'keypress/Home').catch(() => undefined);
         }
-    }
+    });
 }
 
 if (require.main === module) {

@@ -200,6 +200,56 @@ export function describeDevice(cfg: DeviceConfig): string {
     return cfg.httpPort === DEFAULT_PORTS.http ? cfg.host : `${cfg.host}:${cfg.httpPort}`;
 }
 
+/** What a device script's body gets from `runDeviceScript`. */
+export interface DeviceScriptRun {
+    /** The script's context, with every secret redacted from what is written through it. */
+    ctx: ScriptContext;
+    values: FlagValues;
+    /** The environment merged with .env (or --env-file). */
+    env: NodeJS.ProcessEnv;
+    cfg: DeviceConfig;
+}
+
+export interface DeviceScriptSpec {
+    /** Printed for -h / --help. */
+    help: string;
+    /** The script's own flags, besides the device flags. */
+    flags: Record<string, OptionSpec>;
+    /** More secrets to redact (besides the device password, ROKU_PASSWORD and ROKU_SIGNING_PASSWORD). */
+    secrets?: () => (string | undefined)[];
+}
+
+/**
+ * The frame every device script runs in: output with secrets redacted; the device flags and the
+ * script's own (--help prints the help and exits 0); .env and the device settings; any error
+ * reported as `✖ …` with its exit code. `cleanup` runs last, after the error has been reported.
+ */
+export async function runDeviceScript(
+    argv: string[],
+    baseCtx: ScriptContext,
+    spec: DeviceScriptSpec,
+    main: (run: DeviceScriptRun) => Promise<number>,
+    cleanup?: () => unknown
+): Promise<number> {
+    let cfg: DeviceConfig | undefined;
+    let env: NodeJS.ProcessEnv = baseCtx.env;
+    const ctx = guardedContext(baseCtx, () => [cfg?.password, ...(spec.secrets?.() ?? []), env.ROKU_PASSWORD, env.ROKU_SIGNING_PASSWORD]);
+    try {
+        const values = parseFlags(argv, spec.flags);
+        if (values.help) {
+            ctx.stdout(spec.help);
+            return 0;
+        }
+        env = scriptEnv(values, ctx);
+        cfg = deviceConfig(values, env);
+        return await main({ ctx, values, env, cfg });
+    } catch (err) {
+        return reportError(err, ctx);
+    } finally {
+        await cleanup?.();
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Talking to the device
 
@@ -645,11 +695,16 @@ export async function resolveChannelZip(
         fs.writeFileSync(zipPath, await deterministicZip(stagingDir));
         return { zipPath, stagingDir, built: false };
     }
+    const result = await buildProjectChannel(ctx, target);
+    return { zipPath: result.zipPath, stagingDir: result.stagingDir, built: true };
+}
+
+/** Builds the project's own channel (`buildChannel`); a failed build is a DeviceError with its diagnostics. */
+export async function buildProjectChannel(ctx: ScriptContext, target: 'prod' | 'test'): Promise<{ zipPath: string; stagingDir: string }> {
     ctx.stdout(`Building the ${target} channel…\n`);
     const build = await import('../build');
     try {
-        const result = await build.buildChannel({ target });
-        return { zipPath: result.zipPath, stagingDir: result.stagingDir, built: true };
+        return await build.buildChannel({ target });
     } catch (err) {
         if (err instanceof build.BuildError) {
             throw new DeviceError(`the ${target} build failed: ${err.message}`, err.diagnostics);
