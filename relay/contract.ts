@@ -525,3 +525,41 @@ export function validateAndroidReceiptRequest(body: unknown): Validation<CleengA
     }
     return { ok: true, value: shape.value };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Handling a request (shared by the relay and the emulator's relay routes)
+// ---------------------------------------------------------------------------------------------
+
+/** Validates a request body as `validate` does; a body that did not parse as JSON fails on `body`. */
+export function validateJsonBody<T>(parsed: { ok: true; value: unknown } | { ok: false }, validate: (body: unknown) => Validation<T>): Validation<T> {
+    return parsed.ok ? validate(parsed.value) : { ok: false, fields: { body: 'must be valid JSON' } };
+}
+
+/** One of the receipt routes (`POST /v1/roku/receipts`, `POST /v1/android/receipts`). */
+export interface ReceiptRoute<T extends { customerEmail: string; offerId: string }> {
+    store: 'roku' | 'android';
+    validate: (body: unknown) => Validation<T>;
+    /** The store's id of the transaction: every submission of one purchase has the same. */
+    transactionId: (receipt: T) => string;
+    /** The `purchaseId` of the 200 answer. */
+    purchaseId: (receipt: T) => string;
+}
+
+export const ROKU_RECEIPTS: ReceiptRoute<ReceiptRequest> = {
+    store: 'roku',
+    validate: validateReceiptRequest,
+    transactionId: (r) => r.order.purchaseId,
+    purchaseId: (r) => r.order.purchaseId,
+};
+
+export const ANDROID_RECEIPTS: ReceiptRoute<CleengAndroidPaymentRequest> = {
+    store: 'android',
+    validate: validateAndroidReceiptRequest,
+    transactionId: (r) => r.receipt.purchaseToken,
+    purchaseId: (r) => r.receipt.orderId,
+};
+
+/** The 200 answer of a receipt route. */
+export function receiptAccepted<T extends { customerEmail: string; offerId: string }>(route: ReceiptRoute<T>, receipt: T, requestId: string): ReceiptAccepted {
+    return { status: 'queued', purchaseId: route.purchaseId(receipt), requestId };
+}

@@ -19,11 +19,15 @@ import {
     RelayErrorCode,
     relayError,
     toCleengPayment,
-    validateAndroidReceiptRequest,
     validateEntitlementCheck,
-    validateReceiptRequest,
+    validateJsonBody,
+    Validation,
     CleengRpcCode,
     offerIdToRokuProductCode,
+    ReceiptRoute,
+    ROKU_RECEIPTS,
+    ANDROID_RECEIPTS,
+    receiptAccepted,
 } from './contract';
 import { BodyTooLargeError, corsHeaders, isJsonContentType, parseJson, readBody, requestIdFor, sendJson } from './http';
 import { createLogger, Logger, stdoutSink } from './log';
@@ -275,8 +279,11 @@ export class RelayServer {
         }
     }
 
-    /** Read and parse a JSON body; on failure the answer has been sent and undefined returned. */
-    private async jsonBody(ctx: Ctx): Promise<{ value: unknown } | undefined> {
+    /**
+     * Read, parse and validate a JSON body, then count it against its email's limit; on failure the
+     * answer has been sent and undefined returned.
+     */
+    private async validRequest<T extends { customerEmail: string }>(ctx: Ctx, validate: (body: unknown) => Validation<T>): Promise<T | undefined> {
         if (!isJsonContentType(ctx.req.headers['content-type'])) {
             this.fail(ctx, 400, 'INVALID_REQUEST', { fields: { 'content-type': 'must be application/json' } });
             ctx.req.resume();
@@ -294,12 +301,12 @@ export class RelayServer {
             }
             return undefined;
         }
-        const parsed = parseJson(buf);
-        if (!parsed.ok) {
-            this.fail(ctx, 400, 'INVALID_REQUEST', { fields: { body: 'must be valid JSON' } });
+        const v = validateJsonBody(parseJson(buf), validate);
+        if (!v.ok) {
+            this.fail(ctx, 400, 'INVALID_REQUEST', { fields: v.fields });
             return undefined;
         }
-        return { value: parsed.value };
+        return this.limitEmail(ctx, v.value.customerEmail) ? v.value : undefined;
     }
 
     private limitEmail(ctx: Ctx, email: string): boolean {
@@ -320,17 +327,8 @@ export class RelayServer {
     }
 
     private async rokuReceipt(ctx: Ctx): Promise<void> {
-        const body = await this.jsonBody(ctx);
-        if (!body) {
-            return;
-        }
-        const v = validateReceiptRequest(body.value);
-        if (!v.ok) {
-            this.fail(ctx, 400, 'INVALID_REQUEST', { fields: v.fields });
-            return;
-        }
-        const receipt = v.value;
-        if (!this.limitEmail(ctx, receipt.customerEmail)) {
+        const receipt = await this.validRequest(ctx, ROKU_RECEIPTS.validate);
+        if (!receipt) {
             return;
         }
         if (this.attestation) {
@@ -342,46 +340,29 @@ export class RelayServer {
             }
             ctx.logFields.attestation = 'ok';
         }
-        const fingerprint = sha256(
-            JSON.stringify([receipt.customerEmail.trim().toLowerCase(), receipt.offerId, receipt.order.code]),
-        );
-        const outcome = await this.once(`roku:${receipt.order.purchaseId}`, fingerprint, ctx, () => this.forwardRoku(receipt, ctx.requestId));
-        this.answerReceipt(ctx, outcome, receipt.order.purchaseId);
+        const fingerprint = [receipt.customerEmail.trim().toLowerCase(), receipt.offerId, receipt.order.code];
+        await this.submitReceipt(ctx, ROKU_RECEIPTS, receipt, fingerprint, () => this.forwardRoku(receipt, ctx.requestId));
     }
 
     private async androidReceipt(ctx: Ctx): Promise<void> {
-        const body = await this.jsonBody(ctx);
-        if (!body) {
+        const receipt = await this.validRequest(ctx, ANDROID_RECEIPTS.validate);
+        if (!receipt) {
             return;
         }
-        const v = validateAndroidReceiptRequest(body.value);
-        if (!v.ok) {
-            this.fail(ctx, 400, 'INVALID_REQUEST', { fields: v.fields });
-            return;
-        }
-        const receipt = v.value;
-        if (!this.limitEmail(ctx, receipt.customerEmail)) {
-            return;
-        }
-        const fingerprint = sha256(JSON.stringify([receipt.customerEmail.trim().toLowerCase(), receipt.offerId]));
-        const outcome = await this.once(`android:${receipt.receipt.purchaseToken}`, fingerprint, ctx, () =>
-            this.forwardAndroid(receipt, ctx.requestId),
-        );
-        this.answerReceipt(ctx, outcome, receipt.receipt.orderId);
+        const fingerprint = [receipt.customerEmail.trim().toLowerCase(), receipt.offerId];
+        await this.submitReceipt(ctx, ANDROID_RECEIPTS, receipt, fingerprint, () => this.forwardAndroid(receipt, ctx.requestId));
     }
 
-    private answerReceipt(ctx: Ctx, outcome: Outcome, purchaseId: string): void {
-        if (outcome.detail) {
-            ctx.logFields.upstream = outcome.detail;
-        }
-        if (outcome.status === 200) {
-            const ok: ReceiptAccepted = { status: 'queued', purchaseId, requestId: ctx.requestId };
-            sendJson(ctx.res, 200, ok);
-            return;
-        }
-        this.fail(ctx, outcome.status, outcome.code ?? 'INTERNAL', {
-            retryAfterSec: outcome.retryAfter ? this.config.retryAfterSec : undefined,
-        });
+    /** Forwards a receipt once per store transaction (see `once`) and answers with the outcome. */
+    private async submitReceipt<T extends { customerEmail: string; offerId: string }>(
+        ctx: Ctx,
+        route: ReceiptRoute<T>,
+        receipt: T,
+        fingerprint: string[],
+        forward: () => Promise<Outcome>,
+    ): Promise<void> {
+        const outcome = await this.once(`${route.store}:${route.transactionId(receipt)}`, sha256(JSON.stringify(fingerprint)), ctx, forward);
+        this.sendOutcome(ctx, outcome, receiptAccepted(route, receipt, ctx.requestId));
     }
 
     /**
@@ -454,19 +435,11 @@ export class RelayServer {
     }
 
     private async entitlementCheck(ctx: Ctx): Promise<void> {
-        const body = await this.jsonBody(ctx);
-        if (!body) {
+        const check = await this.validRequest(ctx, validateEntitlementCheck);
+        if (!check) {
             return;
         }
-        const v = validateEntitlementCheck(body.value);
-        if (!v.ok) {
-            this.fail(ctx, 400, 'INVALID_REQUEST', { fields: v.fields });
-            return;
-        }
-        const { customerEmail, offerId } = v.value;
-        if (!this.limitEmail(ctx, customerEmail)) {
-            return;
-        }
+        const { customerEmail, offerId } = check;
         for (let round = 0; round < 2; round++) {
             const t = await this.customerToken(customerEmail, ctx.requestId);
             if ('fail' in t) {
@@ -491,9 +464,14 @@ export class RelayServer {
         }
     }
 
-    private sendOutcome(ctx: Ctx, o: Outcome): void {
+    /** Answers with an outcome: `ok` for a 200 (when given), otherwise the outcome's error. */
+    private sendOutcome(ctx: Ctx, o: Outcome, ok?: ReceiptAccepted): void {
         if (o.detail) {
             ctx.logFields.upstream = o.detail;
+        }
+        if (o.status === 200 && ok) {
+            sendJson(ctx.res, 200, ok);
+            return;
         }
         this.fail(ctx, o.status, o.code ?? 'INTERNAL', { retryAfterSec: o.retryAfter ? this.config.retryAfterSec : undefined });
     }

@@ -21,12 +21,15 @@ import {
     JsonRpcError,
     NonceResponse,
     offerIdToRokuProductCode,
-    ReceiptAccepted,
     relayError,
-    validateAndroidReceiptRequest,
     validateEntitlementCheck,
-    validateReceiptRequest,
+    validateJsonBody,
     EMAIL_PATTERN,
+    ANDROID_RECEIPTS,
+    receiptAccepted,
+    ROKU_RECEIPTS,
+    type ReceiptRoute,
+    type Validation,
 } from '../../relay/contract';
 import { corsHeaders, parseJson, readBody, BodyTooLargeError, requestIdFor, sendJson } from '../../relay/http';
 
@@ -420,10 +423,10 @@ class Emulator {
             return this.jsonRpc(parsed, res);
         }
         if (post && path === '/v1/roku/receipts') {
-            return this.relayReceipt('roku', parsed, res, requestId);
+            return this.relayReceipt(ROKU_RECEIPTS, parsed, res, requestId);
         }
         if (post && path === '/v1/android/receipts') {
-            return this.relayReceipt('android', parsed, res, requestId);
+            return this.relayReceipt(ANDROID_RECEIPTS, parsed, res, requestId);
         }
         if (post && path === '/v1/entitlements/check') {
             return this.relayCheck(parsed, res, requestId);
@@ -546,56 +549,49 @@ class Emulator {
         return { accessGranted: false, grantType: null, expiresAt: null, purchasedDirectly: false };
     }
 
-    /** The relay's receipt routes, answered from the emulator's own state (no token involved). */
-    private relayReceipt(store: 'roku' | 'android', parsed: { ok: true; value: unknown } | { ok: false }, res: http.ServerResponse, requestId: string): void {
-        if (!parsed.ok) {
-            sendJson(res, 400, relayError('INVALID_REQUEST', requestId, { body: 'must be valid JSON' }));
-            return;
-        }
-        if (store === 'roku') {
-            const v = validateReceiptRequest(parsed.value);
-            if (!v.ok) {
-                sendJson(res, 400, relayError('INVALID_REQUEST', requestId, v.fields));
-                return;
-            }
-            if (!this.offers.has(v.value.offerId)) {
-                sendJson(res, 422, relayError('CLEENG_REJECTED', requestId));
-                return;
-            }
-            this.queuePurchase('roku', v.value.order.purchaseId, v.value.customerEmail, v.value.offerId);
-            const ok: ReceiptAccepted = { status: 'queued', purchaseId: v.value.order.purchaseId, requestId };
-            sendJson(res, 200, ok);
-            return;
-        }
-        const v = validateAndroidReceiptRequest(parsed.value);
+    /**
+     * A relay route's request checked as the relay checks it (400 when invalid), for an offer the
+     * emulator knows (422 otherwise); on failure the answer has been sent and undefined returned.
+     */
+    private relayRequest<T extends { offerId: string }>(
+        parsed: { ok: true; value: unknown } | { ok: false },
+        validate: (body: unknown) => Validation<T>,
+        res: http.ServerResponse,
+        requestId: string,
+    ): T | undefined {
+        const v = validateJsonBody(parsed, validate);
         if (!v.ok) {
             sendJson(res, 400, relayError('INVALID_REQUEST', requestId, v.fields));
-            return;
+            return undefined;
         }
         if (!this.offers.has(v.value.offerId)) {
             sendJson(res, 422, relayError('CLEENG_REJECTED', requestId));
+            return undefined;
+        }
+        return v.value;
+    }
+
+    /** The relay's receipt routes, answered from the emulator's own state (no token involved). */
+    private relayReceipt<T extends { customerEmail: string; offerId: string }>(
+        route: ReceiptRoute<T>,
+        parsed: { ok: true; value: unknown } | { ok: false },
+        res: http.ServerResponse,
+        requestId: string,
+    ): void {
+        const receipt = this.relayRequest(parsed, route.validate, res, requestId);
+        if (!receipt) {
             return;
         }
-        this.queuePurchase('android', v.value.receipt.purchaseToken, v.value.customerEmail, v.value.offerId);
-        const ok: ReceiptAccepted = { status: 'queued', purchaseId: v.value.receipt.orderId, requestId };
-        sendJson(res, 200, ok);
+        this.queuePurchase(route.store, route.transactionId(receipt), receipt.customerEmail, receipt.offerId);
+        sendJson(res, 200, receiptAccepted(route, receipt, requestId));
     }
 
     private relayCheck(parsed: { ok: true; value: unknown } | { ok: false }, res: http.ServerResponse, requestId: string): void {
-        if (!parsed.ok) {
-            sendJson(res, 400, relayError('INVALID_REQUEST', requestId, { body: 'must be valid JSON' }));
+        const check = this.relayRequest(parsed, validateEntitlementCheck, res, requestId);
+        if (!check) {
             return;
         }
-        const v = validateEntitlementCheck(parsed.value);
-        if (!v.ok) {
-            sendJson(res, 400, relayError('INVALID_REQUEST', requestId, v.fields));
-            return;
-        }
-        if (!this.offers.has(v.value.offerId)) {
-            sendJson(res, 422, relayError('CLEENG_REJECTED', requestId));
-            return;
-        }
-        const s = this.accessStatus(v.value.customerEmail, v.value.offerId);
+        const s = this.accessStatus(check.customerEmail, check.offerId);
         const out: EntitlementCheckResponse = { accessGranted: s.accessGranted, expiresAt: s.expiresAt };
         sendJson(res, 200, out);
     }
