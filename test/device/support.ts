@@ -8,6 +8,7 @@ import * as path from 'path';
 import type { Runner } from '../../emulators/roku/runner';
 import type { ScriptContext } from '../../scripts/lib/device';
 import type { ExitReason, SimulatorOptions, SimulatorResult, SimulatorSession } from '../../scripts/lib/simulator-types';
+import type { FixtureRun, FixtureSuite, FixtureTest } from './rooibos-fixture';
 
 export const MANIFEST = 'title=Device Test\nmajor_version=2\nminor_version=3\nbuild_version=0\nui_resolutions=fhd\n';
 
@@ -16,6 +17,27 @@ export const PNG_1X1 = Buffer.from(
     'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==',
     'base64'
 );
+
+/** Tests of the PurchaseFlow suite's selectPlan group, shared by the Rooibos runs of the parser and test:device tests. */
+export const SELECT_PLAN = {
+    storesPlan: { name: 'stores the chosen plan', status: 'PASS', line: 12 },
+    ignoresUnknownPlan: { name: 'ignores an unknown plan', status: 'PASS', line: 20 },
+    rejectsExpiredOffer: { name: 'rejects an expired offer', status: 'FAIL', line: 30, message: 'expected "expired" to equal "active"' }
+} satisfies Record<string, FixtureTest>;
+
+/** The PurchaseFlow suite, its selectPlan group holding `tests`. */
+export function purchaseFlowSuite(...tests: FixtureTest[]): FixtureSuite {
+    return { name: 'PurchaseFlow', file: 'pkg:/source/tests/PurchaseFlow.spec.brs', groups: [{ name: 'selectPlan', tests }] };
+}
+
+/** A Rooibos run of 3 passing tests in two suites, every test listed. */
+export const PASSING_RUN: FixtureRun = {
+    showOnlyFailures: false,
+    suites: [
+        purchaseFlowSuite(SELECT_PLAN.storesPlan, SELECT_PLAN.ignoresUnknownPlan),
+        { name: 'CleengApi', file: 'pkg:/source/tests/CleengApi.spec.brs', groups: [{ name: 'login', tests: [{ name: 'sends the email', status: 'PASS', line: 8 }] }] }
+    ]
+};
 
 const tmpRoots: string[] = [];
 

@@ -10,47 +10,24 @@ import { after, describe, it } from 'node:test';
 import { startFakeRoku, type FakeRoku } from '../../emulators/roku/fake-roku';
 import { run as testDevice } from '../../scripts/test-device';
 import { rooibosOutput, type FixtureRun } from './rooibos-fixture';
-import { brokenChannel, captureContext, cleanupTemp, fakeRunner, helloChannel, rokuEnv, tempDir, until, type FakeRunnerScript } from './support';
+import {
+    brokenChannel,
+    captureContext,
+    cleanupTemp,
+    fakeRunner,
+    helloChannel,
+    PASSING_RUN,
+    purchaseFlowSuite,
+    rokuEnv,
+    SELECT_PLAN,
+    tempDir,
+    until,
+    type FakeRunnerScript
+} from './support';
 
 const PASSWORD = 'T3st-Device-Pw';
 
-const passing: FixtureRun = {
-    showOnlyFailures: false,
-    suites: [
-        {
-            name: 'PurchaseFlow',
-            file: 'pkg:/source/tests/PurchaseFlow.spec.brs',
-            groups: [
-                {
-                    name: 'selectPlan',
-                    tests: [
-                        { name: 'stores the chosen plan', status: 'PASS', line: 12 },
-                        { name: 'ignores an unknown plan', status: 'PASS', line: 20 }
-                    ]
-                }
-            ]
-        },
-        { name: 'CleengApi', file: 'pkg:/source/tests/CleengApi.spec.brs', groups: [{ name: 'login', tests: [{ name: 'sends the email', status: 'PASS', line: 8 }] }] }
-    ]
-};
-
-const failing: FixtureRun = {
-    suites: [
-        {
-            name: 'PurchaseFlow',
-            file: 'pkg:/source/tests/PurchaseFlow.spec.brs',
-            groups: [
-                {
-                    name: 'selectPlan',
-                    tests: [
-                        { name: 'stores the chosen plan', status: 'PASS', line: 12 },
-                        { name: 'rejects an expired offer', status: 'FAIL', line: 30, message: 'expected "expired" to equal "active"' }
-                    ]
-                }
-            ]
-        }
-    ]
-};
+const failing: FixtureRun = { suites: [purchaseFlowSuite(SELECT_PLAN.storesPlan, SELECT_PLAN.rejectsExpiredOffer)] };
 
 const rokus: FakeRoku[] = [];
 after(async () => {
@@ -71,7 +48,7 @@ const banner = ["------ Running dev 'Device Test' main ------", 'starting tests'
 
 describe('npm run test:device', { timeout: 120000 }, () => {
     it('PASS: streams the console, writes JUnit XML, presses Home at the end, exits 0', async () => {
-        const { roku, cwd, channel, junit } = await setup({ lines: [...banner, ...rooibosOutput(passing)], end: 'never' });
+        const { roku, cwd, channel, junit } = await setup({ lines: [...banner, ...rooibosOutput(PASSING_RUN)], end: 'never' });
         const ctx = captureContext(rokuEnv(roku, PASSWORD), cwd);
         const code = await testDevice(['--staging', channel], ctx);
         assert.equal(code, 0, ctx.all());
@@ -174,7 +151,7 @@ describe('npm run test:device', { timeout: 120000 }, () => {
     });
 
     it('fails before installing anything when the console is in use', async () => {
-        const { roku, cwd, channel, fake } = await setup({ lines: rooibosOutput(passing) });
+        const { roku, cwd, channel, fake } = await setup({ lines: rooibosOutput(PASSING_RUN) });
         const holder = net.connect(roku.ports.console, '127.0.0.1');
         await until(() => roku.consoleConnected, 5000, 'the holder to own the console');
         try {

@@ -2,30 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRooibosOutput, parseRooibosOutputDetailed, RooibosOutputParser, toJUnitXml } from '../../scripts/lib/rooibos-output';
 import { fillText, rooibosOutput } from '../device/rooibos-fixture';
-
-const passingRun = {
-    suites: [
-        {
-            name: 'PurchaseFlow',
-            file: 'pkg:/source/tests/PurchaseFlow.spec.brs',
-            groups: [
-                {
-                    name: 'selectPlan',
-                    tests: [
-                        { name: 'stores the chosen plan', status: 'PASS' as const, line: 12 },
-                        { name: 'ignores an unknown plan', status: 'PASS' as const, line: 20 }
-                    ]
-                }
-            ]
-        },
-        {
-            name: 'CleengApi',
-            file: 'pkg:/source/tests/CleengApi.spec.brs',
-            groups: [{ name: 'login', tests: [{ name: 'sends the email', status: 'PASS' as const, line: 8 }] }]
-        }
-    ],
-    showOnlyFailures: false
-};
+import { PASSING_RUN, purchaseFlowSuite, SELECT_PLAN } from '../device/support';
 
 test('fillText pads and truncates like Rooibos', () => {
     assert.equal(fillText('ab', '.', 6), 'ab....');
@@ -33,7 +10,7 @@ test('fillText pads and truncates like Rooibos', () => {
 });
 
 test('a passing run: counts, result, every listed test with suite > group > name', () => {
-    const summary = parseRooibosOutput(rooibosOutput(passingRun));
+    const summary = parseRooibosOutput(rooibosOutput(PASSING_RUN));
     assert.ok(summary);
     assert.equal(summary.result, 'PASS');
     assert.deepEqual(
@@ -50,20 +27,12 @@ test('a passing run: counts, result, every listed test with suite > group > name
 test('a failing run with showOnlyFailures: failure and crash details, counts from the report block', () => {
     const lines = rooibosOutput({
         suites: [
-            {
-                name: 'PurchaseFlow',
-                file: 'pkg:/source/tests/PurchaseFlow.spec.brs',
-                groups: [
-                    {
-                        name: 'selectPlan',
-                        tests: [
-                            { name: 'stores the chosen plan', status: 'PASS', line: 12 },
-                            { name: 'rejects an expired offer', status: 'FAIL', line: 30, message: 'expected "expired" to equal "active"' },
-                            { name: 'reads the catalog', status: 'CRASH', line: 40, message: "'Dot' Operator attempted with invalid BrightScript Component or interface reference." }
-                        ]
-                    }
-                ]
-            }
+            purchaseFlowSuite(SELECT_PLAN.storesPlan, SELECT_PLAN.rejectsExpiredOffer, {
+                name: 'reads the catalog',
+                status: 'CRASH',
+                line: 40,
+                message: "'Dot' Operator attempted with invalid BrightScript Component or interface reference."
+            })
         ],
         ignored: 2
     });
@@ -135,16 +104,16 @@ test('markers only: [Rooibos Result] decides, RESULT is the fallback, nothing me
 
 test('app output that looks like counts does not override the report', () => {
     // Before the report: the report's own Total, parsed later, wins.
-    const lines = ['Total: 99', ...rooibosOutput(passingRun)];
+    const lines = ['Total: 99', ...rooibosOutput(PASSING_RUN)];
     assert.equal(parseRooibosOutput(lines)?.total, 3);
     // After the report block: ignored.
-    const after = [...rooibosOutput(passingRun).slice(0, -2), ' Total: 77', '[Rooibos Result]: PASS'];
+    const after = [...rooibosOutput(PASSING_RUN).slice(0, -2), ' Total: 77', '[Rooibos Result]: PASS'];
     assert.equal(parseRooibosOutput(after)?.total, 3);
 });
 
 test('incremental parsing handles \\r\\n line endings and reports finished only at shutdown', () => {
     const parser = new RooibosOutputParser();
-    const lines = rooibosOutput(passingRun);
+    const lines = rooibosOutput(PASSING_RUN);
     for (const line of lines.slice(0, -1)) {
         parser.push(line + '\r');
     }
