@@ -11,6 +11,7 @@ import * as path from 'path';
 import { zipFolder } from './lib/simulator';
 import { channelConfigFromEnv } from './lib/channel-config';
 import { collectSecretsFromEnv, scanForSecrets } from './lib/secret-scan';
+import { flagValue } from './lib/args';
 import { applySimulatorTransforms } from './lib/sim-transforms';
 import JSZip from 'jszip';
 
@@ -217,13 +218,7 @@ function parseArgs(argv: string[]): BuildOptions {
     const opts: BuildOptions = { target: 'prod' };
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
-        const value = (): string => {
-            const v = argv[++i];
-            if (v === undefined) {
-                throw new Error(`${arg} needs a value`);
-            }
-            return v;
-        };
+        const value = (): string => flagValue(argv, i++);
         if (arg === '--target') {
             const t = value();
             if (t !== 'prod' && t !== 'test' && t !== 'e2e') {

@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { buildChannel, BuildError } from './build';
+import { flagValue } from './lib/args';
 import { runInSimulator } from './lib/simulator';
 import type { KeyStep, SimulatorOptions } from './lib/simulator-types';
 
@@ -51,13 +52,7 @@ export function parseSimulateArgs(argv: string[]): CliOptions {
     const launchParams: Record<string, string> = {};
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
-        const value = (): string => {
-            const v = argv[++i];
-            if (v === undefined) {
-                throw new Error(`${arg} needs a value`);
-            }
-            return v;
-        };
+        const value = (): string => flagValue(argv, i++);
         switch (arg) {
             case '--build': {
                 const b = value();

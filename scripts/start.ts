@@ -11,6 +11,7 @@
  *   npm start -- --port 7000 --host 0.0.0.0
  */
 import { spawn } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import { startCleengEmulator, type CleengEmulator } from '../emulators/cleeng';
 import { buildChannel, BuildError, loadEnv } from './build';
@@ -77,7 +78,6 @@ async function main(): Promise<void> {
     const env = { ...loadEnv(process.cwd()), RELAY_URL: relayUrl, CLEENG_MODE: 'relay' };
     const built = await buildChannel({ target: opts.prod ? 'prod' : 'e2e', csfake: opts.prod ? undefined : opts.csfake, quiet: true, env });
     console.log(`built ${path.relative(process.cwd(), built.zipPath)} in ${(built.durationMs / 1000).toFixed(1)} s${opts.prod ? '' : ` (store emulator, csFake scenario ${opts.csfake})`}`);
-    const fs = await import('fs');
     const server = await startSimServer({
         zip: fs.readFileSync(built.zipPath),
         host: opts.host,

@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import JSZip from 'jszip';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as path from 'path';
 import { buildChannel, BuildError, checkProductionStaging } from '../../scripts/build';
-import { MANIFEST, makeChannel, removeChannel, repoRoot } from './channels';
+import { MANIFEST, repoRoot, throwawayChannels } from './channels';
 
-const made: string[] = [];
-const project = (name: string, files: Record<string, string>): string => {
-    const dir = makeChannel(name, files);
-    made.push(dir);
-    return dir;
-};
-after(() => made.forEach(removeChannel));
+const throwaway = throwawayChannels();
+const project = throwaway.make;
 
 const PROD_CONFIG = JSON.stringify({
     rootDir: '.',
@@ -52,7 +47,7 @@ describe('build', () => {
 
     it('builds the real channel for production with no test code, no csfake and no source maps', async () => {
         const out = path.join(repoRoot, 'out', 'tmp', `prod-${process.pid}.zip`);
-        made.push(out);
+        throwaway.track(out);
         const result = await buildChannel({ target: 'prod', outFile: out, quiet: true });
         const zip = await JSZip.loadAsync(fs.readFileSync(result.zipPath));
         const names = Object.keys(zip.files);

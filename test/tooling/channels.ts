@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import { after } from 'node:test';
 import * as path from 'path';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
@@ -18,6 +19,25 @@ export function makeChannel(name: string, files: Record<string, string>): string
 
 export function removeChannel(dir: string): void {
     fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * makeChannel for one test file: everything it makes (and any path passed to `track`) is removed
+ * after the file's tests. Call at the top level of the test file.
+ */
+export function throwawayChannels(): { make: (name: string, files: Record<string, string>) => string; track: (p: string) => void } {
+    const made: string[] = [];
+    after(() => made.forEach(removeChannel));
+    return {
+        make: (name, files) => {
+            const dir = makeChannel(name, files);
+            made.push(dir);
+            return dir;
+        },
+        track: (p) => {
+            made.push(p);
+        }
+    };
 }
 
 /** A main() that shows a scene and returns when the scene sets `done`. */

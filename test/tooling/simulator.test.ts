@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { buildChannel } from '../../scripts/build';
 import { runInSimulator } from '../../scripts/lib/simulator';
-import { MANIFEST, makeChannel, removeChannel, SCENE_MAIN } from './channels';
+import { MANIFEST, SCENE_MAIN, throwawayChannels } from './channels';
 
-const made: string[] = [];
-const channel = (name: string, files: Record<string, string>): string => {
-    const dir = makeChannel(name, files);
-    made.push(dir);
-    return dir;
-};
-after(() => made.forEach(removeChannel));
+const throwaway = throwawayChannels();
+const channel = throwaway.make;
 
 describe('simulator runner', () => {
     it('passes when the app closes normally, with launch params in main(args) and the registry seeded and dumped', async () => {
