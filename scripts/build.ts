@@ -8,7 +8,7 @@ import { DiagnosticSeverity, ProgramBuilder } from 'brighterscript';
 import * as dotenv from 'dotenv';
 import * as fs from 'fs';
 import * as path from 'path';
-import { zipFolder } from './lib/simulator';
+import { zipFolder } from './lib/zip';
 import { channelConfigFromEnv } from './lib/channel-config';
 import { collectSecretsFromEnv, scanForSecrets } from './lib/secret-scan';
 import { flagValue } from './lib/args';

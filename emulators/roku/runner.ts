@@ -27,7 +27,7 @@ export async function simulatorWorkarounds(zip: Buffer): Promise<Buffer> {
     const path = await import('path');
     const { readZip } = await import('./compile');
     const { applySimulatorTransforms } = await import('../../scripts/lib/sim-transforms');
-    const { zipFolder } = await import('../../scripts/lib/simulator');
+    const { zipFolder } = await import('../../scripts/lib/zip');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-roku-app-'));
     try {
         for (const [rel, data] of await readZip(zip)) {

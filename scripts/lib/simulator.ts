@@ -1,32 +1,17 @@
 import * as fs from 'fs';
-import JSZip from 'jszip';
 import * as path from 'path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { chromiumArgs, findChromium } from './chromium';
 import { parseRooibosOutput } from './rooibos-output';
 import { startSimServer, type SimServer } from './sim-server';
 import type { ExitReason, KeyStep, SimulatorOptions, SimulatorResult, SimulatorSession } from './simulator-types';
+import { zipFolder } from './zip';
 
 export type { KeyStep, SimulatorOptions, SimulatorResult, SimulatorSession } from './simulator-types';
+/** Re-exported for callers that already take it from here; new code imports ./zip. */
+export { zipFolder } from './zip';
 
 const DEVELOPER_ID = 'dev';
-
-/** Zips a channel folder (manifest at its root) in memory. */
-export async function zipFolder(dir: string): Promise<Buffer> {
-    const zip = new JSZip();
-    const walk = (rel: string): void => {
-        for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-            const relPath = rel ? `${rel}/${entry.name}` : entry.name;
-            if (entry.isDirectory()) {
-                walk(relPath);
-            } else {
-                zip.file(relPath, fs.readFileSync(path.join(dir, relPath)));
-            }
-        }
-    };
-    walk('');
-    return zip.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
-}
 
 export async function loadApp(app: string | Buffer): Promise<Buffer> {
     if (Buffer.isBuffer(app)) {
