@@ -1,11 +1,14 @@
 /**
- * Device proof for receipts: a compact JWS (RS256 or ES256) signed by the device attestation key
- * whose certificate (or public key) the relay is configured with, bound to a single-use nonce the
- * relay issued. Verification uses node:crypto only.
+ * Proofs, all with jose:
+ * - device proof: a JWT (RS256 or ES256) signed by the device attestation key whose certificate (or
+ *   public key) the relay is configured with, bound to a single-use nonce the relay issued;
+ * - check tokens: an opaque HS256 JWT the relay returns with an accepted receipt, bound to
+ *   (email, offer), that `/v1/entitlements/check` asks for.
  */
-import { createPublicKey, KeyObject, randomBytes, verify as cryptoVerify, X509Certificate } from 'node:crypto';
+import { createHmac, createPublicKey, KeyObject, randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { BoundedTtlMap } from './limits';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { RelayStore } from './store';
 
 export interface AttestationKey {
     key: KeyObject;
@@ -22,117 +25,71 @@ export function loadAttestationKey(pemOrPath: string): AttestationKey {
     const pem = pemOrPath.includes('-----BEGIN') ? pemOrPath : readFileSync(pemOrPath, 'utf8');
     if (pem.includes('-----BEGIN CERTIFICATE-----')) {
         const cert = new X509Certificate(pem);
-        return {
-            key: cert.publicKey,
-            validFrom: Date.parse(cert.validFrom),
-            validTo: Date.parse(cert.validTo),
-        };
+        return { key: cert.publicKey, validFrom: Date.parse(cert.validFrom), validTo: Date.parse(cert.validTo) };
     }
     return { key: createPublicKey(pem) };
 }
 
-/** Single-use nonces with a short lifetime. */
-export class NonceStore {
-    private readonly nonces: BoundedTtlMap<string, true>;
-
-    constructor(
-        readonly ttlMs: number,
-        maxEntries = 100_000,
-    ) {
-        this.nonces = new BoundedTtlMap(maxEntries, ttlMs);
-    }
-
-    issue(now = Date.now()): { nonce: string; expiresAt: number } {
-        const nonce = randomBytes(18).toString('base64url');
-        this.nonces.set(nonce, true, now);
-        return { nonce, expiresAt: now + this.ttlMs };
-    }
-
-    /** True once for a nonce this store issued and that has not expired; false afterwards. */
-    consume(nonce: string, now = Date.now()): boolean {
-        return this.nonces.take(nonce, now) === true;
-    }
-
-    sweep(now = Date.now()): void {
-        this.nonces.sweep(now);
-    }
+/** A fresh nonce for `POST /v1/nonce`, kept in the shared store (single use). */
+export async function issueNonce(store: RelayStore, ttlMs: number, now = Date.now()): Promise<{ nonce: string; expiresAt: number }> {
+    const nonce = randomBytes(18).toString('base64url');
+    await store.issueNonce(nonce, ttlMs);
+    return { nonce, expiresAt: now + ttlMs };
 }
 
 export interface AttestationPolicy {
     key: AttestationKey;
-    nonces: NonceStore;
+    store: RelayStore;
     /** When set, the channel claim must equal it. */
     channelId?: string;
-    /** Name of the claim carrying the channel ID. */
     channelClaim: string;
-    /** Allowed clock skew in seconds for iat / exp / nbf. */
     skewSec: number;
-    /** Tokens issued longer ago than this are refused, even without `exp`. */
     maxAgeSec: number;
 }
 
 export type AttestationResult = { ok: true } | { ok: false; reason: string };
 
-function b64urlJson(part: string): Record<string, unknown> | undefined {
-    try {
-        const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-        return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-    } catch {
-        return undefined;
+/** The one algorithm that fits the key: RS256 for RSA, ES256 for P-256; anything else is refused. */
+function algorithmsFor(key: KeyObject): string[] {
+    if (key.asymmetricKeyType === 'rsa') {
+        return ['RS256'];
     }
+    if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') {
+        return ['ES256'];
+    }
+    return [];
 }
 
-const B64URL = /^[A-Za-z0-9_-]+$/;
-
-/** Check the signature of a compact JWS against the key; the algorithm must match the key type. */
-export function verifyJwsSignature(token: string, key: KeyObject): { ok: true; header: Record<string, unknown>; payload: Record<string, unknown> } | { ok: false; reason: string } {
-    const parts = token.split('.');
-    if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) {
-        return { ok: false, reason: 'malformed' };
+function reasonOf(e: unknown): string {
+    if (e instanceof joseErrors.JWTExpired) {
+        return 'expired';
     }
-    const header = b64urlJson(parts[0]!);
-    const payload = b64urlJson(parts[1]!);
-    if (!header || !payload) {
-        return { ok: false, reason: 'malformed' };
+    if (e instanceof joseErrors.JWTClaimValidationFailed) {
+        return e.claim === 'iat' ? (e.reason === 'check_failed' ? 'too-old' : `iat-${e.reason}`) : `claim-${e.claim}`;
     }
-    const alg = header.alg;
-    const signed = Buffer.from(`${parts[0]}.${parts[1]}`, 'ascii');
-    const sig = Buffer.from(parts[2]!, 'base64url');
-    let good = false;
-    try {
-        if (alg === 'RS256' && key.asymmetricKeyType === 'rsa') {
-            good = cryptoVerify('sha256', signed, key, sig);
-        } else if (
-            alg === 'ES256' &&
-            key.asymmetricKeyType === 'ec' &&
-            key.asymmetricKeyDetails?.namedCurve === 'prime256v1' &&
-            sig.length === 64
-        ) {
-            good = cryptoVerify('sha256', signed, { key, dsaEncoding: 'ieee-p1363' }, sig);
-        } else {
-            return { ok: false, reason: 'algorithm' };
-        }
-    } catch {
-        return { ok: false, reason: 'signature' };
+    if (e instanceof joseErrors.JWSSignatureVerificationFailed) {
+        return 'signature';
     }
-    return good ? { ok: true, header, payload } : { ok: false, reason: 'signature' };
+    if (e instanceof joseErrors.JOSEAlgNotAllowed || e instanceof joseErrors.JOSENotSupported) {
+        return 'algorithm';
+    }
+    return 'malformed';
 }
 
 /**
- * Verify a receipt's device proof: the nonce was issued here and is used now (single use, even
- * when the rest fails), the signature is good, the `nonce` claim equals it, the channel claim
- * matches, and the token is fresh.
+ * Verify a device proof: the nonce was issued here and is used now (single use, even when the
+ * rest fails), the signature is good with the one algorithm the key allows, the `nonce` claim
+ * equals it, the channel claim matches, and `iat` (required), `exp`, `nbf` are within the skew.
  */
-export function verifyAttestation(
+export async function verifyAttestation(
     attestation: { token: string; nonce: string } | undefined,
     policy: AttestationPolicy,
     now = Date.now(),
-): AttestationResult {
+): Promise<AttestationResult> {
     if (!attestation) {
         return { ok: false, reason: 'missing' };
     }
-    const nonceKnown = policy.nonces.consume(attestation.nonce, now);
-    if (!nonceKnown) {
+    if (!(await policy.store.consumeNonce(attestation.nonce))) {
         return { ok: false, reason: 'nonce-unknown' };
     }
     if (policy.key.validFrom !== undefined && now < policy.key.validFrom - policy.skewSec * 1000) {
@@ -141,37 +98,75 @@ export function verifyAttestation(
     if (policy.key.validTo !== undefined && now > policy.key.validTo + policy.skewSec * 1000) {
         return { ok: false, reason: 'cert-expired' };
     }
-    const sig = verifyJwsSignature(attestation.token, policy.key.key);
-    if (!sig.ok) {
-        return sig;
+    let claims: Record<string, unknown>;
+    try {
+        const r = await jwtVerify(attestation.token, policy.key.key, {
+            algorithms: algorithmsFor(policy.key.key),
+            clockTolerance: policy.skewSec,
+            maxTokenAge: policy.maxAgeSec,
+            requiredClaims: ['iat'],
+            currentDate: new Date(now),
+        });
+        claims = r.payload as Record<string, unknown>;
+    } catch (e) {
+        return { ok: false, reason: reasonOf(e) };
     }
-    const claims = sig.payload;
     if (claims.nonce !== attestation.nonce) {
         return { ok: false, reason: 'nonce-mismatch' };
     }
     if (policy.channelId !== undefined && String(claims[policy.channelClaim] ?? '') !== policy.channelId) {
         return { ok: false, reason: 'channel' };
     }
-    const nowSec = now / 1000;
-    const iat = claims.iat;
-    if (typeof iat !== 'number' || !Number.isFinite(iat)) {
-        return { ok: false, reason: 'iat-missing' };
-    }
-    if (iat > nowSec + policy.skewSec) {
-        return { ok: false, reason: 'iat-future' };
-    }
-    if (nowSec - iat > policy.maxAgeSec + policy.skewSec) {
-        return { ok: false, reason: 'too-old' };
-    }
-    if (claims.exp !== undefined) {
-        if (typeof claims.exp !== 'number' || nowSec > claims.exp + policy.skewSec) {
-            return { ok: false, reason: 'expired' };
-        }
-    }
-    if (claims.nbf !== undefined) {
-        if (typeof claims.nbf !== 'number' || nowSec + policy.skewSec < claims.nbf) {
-            return { ok: false, reason: 'not-yet-valid' };
-        }
-    }
     return { ok: true };
+}
+
+/** Keyed hashes and check tokens, all derived from the relay secret. */
+export class Keys {
+    private readonly hashKey: Buffer;
+    private readonly tokenKey: Uint8Array;
+
+    constructor(
+        secret: string,
+        private readonly checkTokenTtlSec: number,
+    ) {
+        this.hashKey = createHmac('sha256', secret).update('relay-hash-v1').digest();
+        this.tokenKey = new Uint8Array(createHmac('sha256', secret).update('relay-check-token-v1').digest());
+    }
+
+    private hash(kind: string, value: string, length: number): string {
+        return createHmac('sha256', this.hashKey).update(`${kind}\u0000${value}`).digest('base64url').slice(0, length);
+    }
+
+    /** The owner of a purchase: a keyed hash of the normalised email (never the email itself). */
+    owner(email: string): string {
+        return this.hash('owner', email.trim().toLowerCase(), 43);
+    }
+
+    /** Log reference of a purchase (support computes it from the purchaseId with `npm run relay:ref`). */
+    purchaseRef(store: string, transactionId: string): string {
+        return `p_${this.hash('purchase', `${store}:${transactionId}`, 16)}`;
+    }
+
+    /** Log reference of an owner (never the email). */
+    ownerRef(owner: string): string {
+        return `o_${owner.slice(0, 12)}`;
+    }
+
+    async checkToken(owner: string, offerId: string): Promise<string> {
+        return new SignJWT({ o: offerId, own: owner })
+            .setProtectedHeader({ alg: 'HS256', typ: 'relay-check+jwt' })
+            .setIssuedAt()
+            .setExpirationTime(`${this.checkTokenTtlSec}s`)
+            .sign(this.tokenKey);
+    }
+
+    /** True when `token` is a check token this relay (or one sharing its secret) issued for (owner, offer). */
+    async verifyCheckToken(token: string, owner: string, offerId: string): Promise<boolean> {
+        try {
+            const { payload } = await jwtVerify(token, this.tokenKey, { algorithms: ['HS256'], typ: 'relay-check+jwt' });
+            return payload.o === offerId && payload.own === owner;
+        } catch {
+            return false;
+        }
+    }
 }

@@ -2,6 +2,8 @@
  * Relay configuration. `loadRelayConfigFromEnv` is the only place environment variables are read;
  * docs/relay.md lists each one.
  */
+import { createHmac } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { LogSink } from './log';
 
 export type CleengEnv = 'sandbox' | 'production';
@@ -54,16 +56,38 @@ export interface RelayConfig {
     host: string;
     /** `'*'`, a list of allowed origins, or `[]` for no CORS. */
     cors: '*' | string[];
-    /** Take the client IP from the first X-Forwarded-For entry (only behind a trusted proxy). */
-    trustProxy: boolean;
+    /**
+     * Proxies (CIDRs or single addresses) whose X-Forwarded-For entries are believed. The client IP
+     * is the rightmost address that is not one of them; empty = the socket's address.
+     */
+    trustedProxies: string[];
+    /** Shared state (idempotency, locks, nonces, limits, customer tokens); unset = in-memory store. */
+    redisUrl?: string;
+    /** Explicitly one instance with the in-memory store (allowed in production only when set). */
+    singleInstance: boolean;
+    /**
+     * Key for the keyed hashes (purchase owner, log references) and the check tokens. Every instance
+     * must share it. Required in production; elsewhere derived from the publisher token.
+     */
+    secret: string;
     bodyLimitBytes: number;
+    /** Per-attempt timeout, counted from the moment the attempt gets an upstream slot. */
     upstreamTimeoutMs: number;
+    /** Upstream calls in flight at once per instance; more wait up to upstreamQueueMs, then 503. */
+    upstreamConcurrency: number;
+    upstreamQueueMs: number;
+    /** How long a duplicate waits for the same purchase in flight elsewhere before 503 + Retry-After. */
+    inflightWaitMs: number;
+    /** How long Cleeng may take to process a queued receipt (used after a relay crash mid-post). */
+    cleengGraceMs: number;
     retry: RetryPolicy;
     /** Retry-After (seconds) sent with 503 answers. */
     retryAfterSec: number;
     rateLimit: { windowMs: number; perIp: number; perEmail: number };
     idempotency: { maxEntries: number; ttlMs: number };
     customerTokenTtlMs: number;
+    /** Lifetime of the check tokens returned with accepted receipts. */
+    checkTokenTtlSec: number;
     attestation?: AttestationConfig;
     /** How long close()/SIGTERM waits for in-flight requests before cutting connections. */
     shutdownGraceMs: number;
@@ -72,8 +96,9 @@ export interface RelayConfig {
 }
 
 /** What callers of startRelay must give; everything else has a default. */
-export type RelayConfigInput = Partial<Omit<RelayConfig, 'retry' | 'rateLimit' | 'idempotency' | 'attestation'>> & {
+export type RelayConfigInput = Partial<Omit<RelayConfig, 'retry' | 'rateLimit' | 'idempotency' | 'attestation' | 'secret'>> & {
     publisherToken: string;
+    secret?: string;
     retry?: Partial<RetryPolicy>;
     rateLimit?: Partial<RelayConfig['rateLimit']>;
     idempotency?: Partial<RelayConfig['idempotency']>;
@@ -107,9 +132,16 @@ export function resolveRelayConfig(input: RelayConfigInput): RelayConfig {
         port: input.port ?? 8787,
         host: input.host ?? '127.0.0.1',
         cors: input.cors ?? [],
-        trustProxy: input.trustProxy ?? false,
+        trustedProxies: input.trustedProxies ?? [],
+        redisUrl: input.redisUrl || undefined,
+        singleInstance: input.singleInstance ?? false,
+        secret: input.secret || createHmac('sha256', 'cleeng-relay-secret').update(input.publisherToken ?? '').digest('base64url'),
         bodyLimitBytes: input.bodyLimitBytes ?? 16 * 1024,
         upstreamTimeoutMs: input.upstreamTimeoutMs ?? 10_000,
+        upstreamConcurrency: input.upstreamConcurrency ?? 64,
+        upstreamQueueMs: input.upstreamQueueMs ?? 2_000,
+        inflightWaitMs: input.inflightWaitMs ?? 5_000,
+        cleengGraceMs: input.cleengGraceMs ?? 30_000,
         retry: {
             attempts: input.retry?.attempts ?? 4,
             baseDelayMs: input.retry?.baseDelayMs ?? 250,
@@ -122,10 +154,11 @@ export function resolveRelayConfig(input: RelayConfigInput): RelayConfig {
             perEmail: input.rateLimit?.perEmail ?? 30,
         },
         idempotency: {
-            maxEntries: input.idempotency?.maxEntries ?? 50_000,
-            ttlMs: input.idempotency?.ttlMs ?? 24 * 3600_000,
+            maxEntries: input.idempotency?.maxEntries ?? 200_000,
+            ttlMs: input.idempotency?.ttlMs ?? 30 * 24 * 3600_000,
         },
         customerTokenTtlMs: input.customerTokenTtlMs ?? 15 * 60_000,
+        checkTokenTtlSec: input.checkTokenTtlSec ?? 400 * 24 * 3600,
         shutdownGraceMs: input.shutdownGraceMs ?? 10_000,
         logSink: input.logSink,
     };
@@ -162,10 +195,57 @@ export function resolveRelayConfig(input: RelayConfigInput): RelayConfig {
     if (cfg.bodyLimitBytes < 256) {
         problems.push('RELAY_BODY_LIMIT_BYTES must be at least 256');
     }
+    if (cfg.idempotency.ttlMs < 30 * 24 * 3600_000 && env === 'production') {
+        problems.push('RELAY_IDEMPOTENCY_TTL_MS must be at least 30 days in production');
+    }
+    if (!Number.isInteger(cfg.upstreamConcurrency) || cfg.upstreamConcurrency < 1) {
+        problems.push('RELAY_UPSTREAM_CONCURRENCY must be at least 1');
+    }
+    for (const p of cfg.trustedProxies) {
+        if (!isTrustedProxyEntry(p)) {
+            problems.push('RELAY_TRUSTED_PROXIES must be a comma-separated list of IP addresses or CIDRs');
+            break;
+        }
+    }
+    if (cfg.redisUrl) {
+        try {
+            const u = new URL(cfg.redisUrl);
+            if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
+                problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+            }
+        } catch {
+            problems.push('REDIS_URL must be a URL');
+        }
+    }
+    if (env === 'production') {
+        if (!cfg.redisUrl && !cfg.singleInstance) {
+            problems.push('REDIS_URL is required in production (or RELAY_SINGLE_INSTANCE=true to run exactly one instance with the in-memory store)');
+        }
+        if (!input.secret || input.secret.length < 32) {
+            problems.push('RELAY_SECRET (at least 32 characters, the same on every instance) is required in production');
+        }
+    }
     if (problems.length > 0) {
         throw new ConfigError(problems);
     }
     return cfg;
+}
+
+/** An IPv4/IPv6 address, or one with a /prefix. */
+export function isTrustedProxyEntry(s: string): boolean {
+    const [addr, prefix, ...rest] = s.split('/');
+    if (rest.length > 0 || !addr) {
+        return false;
+    }
+    const family = isIP(addr);
+    if (family === 0) {
+        return false;
+    }
+    if (prefix === undefined) {
+        return true;
+    }
+    const n = Number(prefix);
+    return /^\d{1,3}$/.test(prefix) && n >= 0 && n <= (family === 4 ? 32 : 128);
 }
 
 function intVar(env: Record<string, string | undefined>, name: string, problems: string[]): number | undefined {
@@ -184,6 +264,9 @@ function intVar(env: Record<string, string | undefined>, name: string, problems:
 /** Build the configuration from environment variables (see docs/relay.md). */
 export function loadRelayConfigFromEnv(env: Record<string, string | undefined> = process.env): RelayConfig {
     const problems: string[] = [];
+    if (/^(1|true|yes)$/i.test(env.RELAY_TRUST_PROXY ?? '')) {
+        problems.push('RELAY_TRUST_PROXY is gone: list your proxies in RELAY_TRUSTED_PROXIES (CIDRs) instead');
+    }
     const cleengEnv = (env.CLEENG_ENV || 'sandbox').trim().toLowerCase();
     if (cleengEnv !== 'sandbox' && cleengEnv !== 'production') {
         problems.push('CLEENG_ENV must be sandbox or production');
@@ -206,9 +289,20 @@ export function loadRelayConfigFromEnv(env: Record<string, string | undefined> =
         port: intVar(env, 'RELAY_PORT', problems),
         host: env.RELAY_HOST || undefined,
         cors,
-        trustProxy: /^(1|true|yes)$/i.test(env.RELAY_TRUST_PROXY ?? ''),
+        trustedProxies: (env.RELAY_TRUSTED_PROXIES ?? '')
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        redisUrl: env.REDIS_URL || undefined,
+        singleInstance: /^(1|true|yes)$/i.test(env.RELAY_SINGLE_INSTANCE ?? ''),
+        secret: env.RELAY_SECRET || undefined,
         bodyLimitBytes: intVar(env, 'RELAY_BODY_LIMIT_BYTES', problems),
         upstreamTimeoutMs: intVar(env, 'RELAY_UPSTREAM_TIMEOUT_MS', problems),
+        upstreamConcurrency: intVar(env, 'RELAY_UPSTREAM_CONCURRENCY', problems),
+        upstreamQueueMs: intVar(env, 'RELAY_UPSTREAM_QUEUE_MS', problems),
+        inflightWaitMs: intVar(env, 'RELAY_INFLIGHT_WAIT_MS', problems),
+        cleengGraceMs: intVar(env, 'RELAY_CLEENG_GRACE_MS', problems),
+        checkTokenTtlSec: intVar(env, 'RELAY_CHECK_TOKEN_TTL_S', problems),
         retry: {
             attempts: intVar(env, 'RELAY_RETRY_ATTEMPTS', problems),
             baseDelayMs: intVar(env, 'RELAY_RETRY_BASE_MS', problems),

@@ -109,6 +109,8 @@ export interface ReceiptAccepted {
     status: 'queued';
     purchaseId: string;
     requestId: string;
+    /** Opaque proof for `/v1/entitlements/check`, bound to (email, offer). */
+    checkToken?: string;
 }
 
 /** Body of `POST /v1/entitlements/check`. */
@@ -150,6 +152,11 @@ export type RelayErrorCode =
     | 'CLEENG_UNAVAILABLE'
     | 'CLEENG_ERROR'
     | 'SHUTTING_DOWN'
+    | 'PURCHASE_OWNED'
+    | 'UPSTREAM_BUSY'
+    | 'STORE_UNAVAILABLE'
+    | 'ATTESTATION_REQUIRED'
+    | 'PROOF_REQUIRED'
     | 'INTERNAL';
 
 /** Every non-2xx answer of the relay. */
@@ -179,6 +186,11 @@ export const RELAY_ERROR_MESSAGES: Record<RelayErrorCode, string> = {
     CLEENG_UNAVAILABLE: 'The subscription service is unavailable; retry later.',
     CLEENG_ERROR: 'The subscription service answered with an error.',
     SHUTTING_DOWN: 'The service is restarting; retry later.',
+    PURCHASE_OWNED: 'This purchase belongs to another account.',
+    UPSTREAM_BUSY: 'The service is busy; retry later.',
+    STORE_UNAVAILABLE: 'The service is temporarily unavailable; retry later.',
+    ATTESTATION_REQUIRED: 'A device proof is required.',
+    PROOF_REQUIRED: 'A check token or a device proof is required.',
     INTERNAL: 'Internal error.',
 };
 

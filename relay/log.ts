@@ -1,41 +1,63 @@
 /**
- * One JSON object per line. Callers pass only safe fields (method, path, status, request ID,
- * durations, error kinds); as a second line of defence every line is scrubbed of the configured
- * secrets and of anything that looks like an email address before it is written.
+ * pino, one JSON object per line. Callers log only safe fields (route, status, request ID, purchase
+ * and owner references, error kinds). `redact` removes the fields that could hold an email, a token
+ * or a key wherever they turn up, and as a last line of defence every line is scrubbed of the
+ * configured secrets and of anything shaped like an email address before it is written.
  */
+import pino from 'pino';
+
 export type LogSink = (line: string) => void;
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type Logger = pino.Logger;
 
-export interface Logger {
-    log(level: LogLevel, msg: string, fields?: Record<string, string | number | boolean | null | undefined>): void;
-}
+const EMAIL_LIKE = /[^\s"'<>@\\]+@[^\s"'<>@\\]+\.[^\s"'<>@\\]+/g;
 
-const EMAIL_LIKE = /[^\s"'<>@]+@[^\s"'<>@]+\.[^\s"'<>@]+/g;
+/** Field paths never written (any depth the relay logs at). */
+export const REDACT_PATHS = [
+    'customerEmail',
+    'email',
+    'token',
+    'checkToken',
+    'publisherToken',
+    'customerToken',
+    'attestation',
+    'apiKey',
+    '*.customerEmail',
+    '*.email',
+    '*.token',
+    '*.checkToken',
+    '*.publisherToken',
+    '*.customerToken',
+    '*.attestation',
+    'headers["x-publisher-token"]',
+    'headers.authorization',
+    '*.headers["x-publisher-token"]',
+    '*.headers.authorization',
+];
 
-export function createLogger(sink: LogSink, secrets: string[] = []): Logger {
+export function createLogger(sink: LogSink | undefined, secrets: string[] = []): Logger {
     const redact = secrets.filter((s) => s.length >= 4);
-    return {
-        log(level, msg, fields = {}) {
-            const entry: Record<string, unknown> = { ts: new Date().toISOString(), level, msg };
-            for (const [k, v] of Object.entries(fields)) {
-                if (v !== undefined) {
-                    entry[k] = v;
-                }
+    const scrub = (line: string): string => {
+        for (const s of redact) {
+            if (line.includes(s)) {
+                line = line.split(s).join('[redacted]');
             }
-            let line = JSON.stringify(entry);
-            for (const s of redact) {
-                if (line.includes(s)) {
-                    line = line.split(s).join('[redacted]');
-                }
-            }
-            line = line.replace(EMAIL_LIKE, '[email]');
-            sink(line);
-        },
+        }
+        return line.replace(EMAIL_LIKE, '[email]');
     };
+    const destination = sink
+        ? { write: (line: string) => sink(line.endsWith('\n') ? line.slice(0, -1) : line) }
+        : pino.destination({ dest: 1, sync: true });
+    return pino(
+        {
+            level: 'info',
+            base: undefined,
+            timestamp: pino.stdTimeFunctions.isoTime,
+            formatters: { level: (label) => ({ level: label }) },
+            redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+            hooks: { streamWrite: scrub },
+        },
+        destination,
+    );
 }
-
-export const stdoutSink: LogSink = (line) => {
-    process.stdout.write(line + '\n');
-};
 
 export const silentSink: LogSink = () => {};

@@ -1,19 +1,20 @@
 /**
- * The relay's calls out: Cleeng (`/roku/payment`, `/android/payment`, JSON-RPC 3.0) and Roku Pay's
- * validate-transaction. Transient failures (5xx, 429, timeouts, network errors, unreadable 2xx
- * answers) are retried with capped exponential backoff; everything else is returned as is.
+ * The relay's calls out, with fetch (undici) and an AbortSignal per attempt: Cleeng (`/roku/payment`,
+ * `/android/payment`, JSON-RPC 3.0) and Roku Pay's validate-transaction.
+ *
+ * - At most `upstreamConcurrency` attempts are in flight per instance. An attempt waits up to
+ *   `upstreamQueueMs` for a slot; the per-attempt timeout starts only once it has one. No slot in
+ *   time → `busy` (the client gets 503 UPSTREAM_BUSY with Retry-After), nothing sent.
+ * - Transient failures (5xx, 408, 429, timeouts, network errors, a 2xx that is not the documented
+ *   success) are retried with capped exponential backoff; everything else is returned as is.
+ * - A payment attempt whose outcome is unknown (timeout, cut connection, unexpected 2xx) is
+ *   reported as `ambiguous`, so the caller keeps the receipt on record as "posting".
  * Nothing here logs URLs (the Roku one holds the partner API key), bodies or headers.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RelayConfig, RetryPolicy } from './config';
-import { httpRequest, IncomingAnswer, parseJson, sleep, UpstreamTimeoutError } from './http';
-import type { Logger } from './log';
-import type { CleengRokuPaymentRequest, JsonRpcError } from './contract';
-
-type AttemptResult<T> = { done: true; value: T } | { done: false; reason: string };
-
-export type RetryOutcome<T> = { ok: true; value: T; attempts: number } | { ok: false; reason: string; attempts: number };
+import type { FastifyBaseLogger as Logger } from 'fastify';
+import type { JsonRpcError } from './contract';
 
 /** Backoff before retry number `n` (1-based): half fixed, half random, capped. */
 export function backoffDelay(policy: RetryPolicy, n: number, random: () => number = Math.random): number {
@@ -21,98 +22,163 @@ export function backoffDelay(policy: RetryPolicy, n: number, random: () => numbe
     return Math.round(exp / 2 + random() * (exp / 2));
 }
 
-export async function withRetry<T>(
-    policy: RetryPolicy,
-    signal: AbortSignal | undefined,
-    attempt: (n: number) => Promise<AttemptResult<T>>,
-    onRetry?: (n: number, reason: string, delayMs: number) => void,
-): Promise<RetryOutcome<T>> {
-    let reason = 'none';
-    for (let n = 1; n <= policy.attempts; n++) {
-        let r: AttemptResult<T>;
-        try {
-            r = await attempt(n);
-        } catch (e) {
-            if (signal?.aborted) {
-                return { ok: false, reason: 'aborted', attempts: n };
-            }
-            r = { done: false, reason: e instanceof UpstreamTimeoutError ? 'timeout' : 'network' };
+/** A counting semaphore with a bounded wait (FIFO). */
+export class Slots {
+    private free: number;
+    private readonly waiters: { resolve: (ok: boolean) => void; timer: NodeJS.Timeout }[] = [];
+
+    constructor(size: number) {
+        this.free = size;
+    }
+
+    /** True once a slot is held (call release()); false when none came free within `waitMs`. */
+    acquire(waitMs: number): Promise<boolean> {
+        if (this.free > 0) {
+            this.free--;
+            return Promise.resolve(true);
         }
-        if (r.done) {
-            return { ok: true, value: r.value, attempts: n };
+        if (waitMs <= 0) {
+            return Promise.resolve(false);
         }
-        reason = r.reason;
-        if (n < policy.attempts) {
-            const delay = backoffDelay(policy, n);
-            onRetry?.(n, reason, delay);
-            try {
-                await sleep(delay, signal);
-            } catch {
-                return { ok: false, reason: 'aborted', attempts: n };
-            }
+        return new Promise((resolve) => {
+            const w = {
+                resolve,
+                timer: setTimeout(() => {
+                    const i = this.waiters.indexOf(w);
+                    if (i >= 0) {
+                        this.waiters.splice(i, 1);
+                    }
+                    resolve(false);
+                }, waitMs),
+            };
+            this.waiters.push(w);
+        });
+    }
+
+    release(): void {
+        const next = this.waiters.shift();
+        if (next) {
+            clearTimeout(next.timer);
+            next.resolve(true);
+        } else {
+            this.free++;
         }
     }
-    return { ok: false, reason, attempts: policy.attempts };
+
+    get available(): number {
+        return this.free;
+    }
 }
 
 function isTransient(status: number): boolean {
     return status >= 500 || status === 429 || status === 408;
 }
 
+type Exchange = { kind: 'answer'; status: number; text: string } | { kind: 'failed'; reason: 'timeout' | 'network' | 'aborted' } | { kind: 'busy' };
+
 export type PaymentOutcome =
     | { kind: 'accepted' }
     /** Cleeng answered with a non-transient error status. */
     | { kind: 'refused'; status: number }
-    | { kind: 'unavailable'; reason: string };
+    | { kind: 'unavailable'; reason: string; ambiguous: boolean }
+    | { kind: 'busy'; ambiguous: boolean };
 
 export type RpcOutcome<R> =
     | { kind: 'result'; result: R }
     | { kind: 'rpc-error'; error: JsonRpcError }
     | { kind: 'http-error'; status: number }
-    | { kind: 'unavailable'; reason: string };
+    | { kind: 'unavailable'; reason: string }
+    | { kind: 'busy' };
 
-export type RokuValidation =
-    | { kind: 'verified' }
-    | { kind: 'refused'; reason: string }
-    | { kind: 'unavailable'; reason: string };
+export type RokuValidation = { kind: 'verified' } | { kind: 'refused'; reason: string } | { kind: 'unavailable'; reason: string } | { kind: 'busy' };
+
+type Step<T> = { done: true; value: T } | { done: false; reason: string };
+
+/** Cleeng's documented success for a receipt: 200 with `{"message":"OK"}`. */
+export function isCleengPaymentSuccess(status: number, text: string): boolean {
+    if (status !== 200) {
+        return false;
+    }
+    try {
+        const v = JSON.parse(text) as unknown;
+        return typeof v === 'object' && v !== null && !Array.isArray(v) && (v as { message?: unknown }).message === 'OK';
+    } catch {
+        return false;
+    }
+}
 
 export class Upstream {
-    readonly agents = {
-        http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-        https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
-    };
+    private readonly slots: Slots;
     private rpcId = 0;
 
     constructor(
         private readonly cfg: RelayConfig,
-        private readonly logger: Logger,
         private readonly signal: AbortSignal,
-    ) {}
-
-    close(): void {
-        this.agents.http.destroy();
-        this.agents.https.destroy();
+    ) {
+        this.slots = new Slots(cfg.upstreamConcurrency);
     }
 
-    private retryLogger(op: string, requestId: string) {
-        return (n: number, reason: string, delayMs: number): void =>
-            this.logger.log('warn', 'upstream retry', { requestId, op, attempt: n, reason, delayMs });
+    /** One exchange: a slot, then the request with its own timeout (from now, not from queueing). */
+    private async exchange(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body?: string, onSend?: () => Promise<void>): Promise<Exchange> {
+        if (!(await this.slots.acquire(this.cfg.upstreamQueueMs))) {
+            return { kind: 'busy' };
+        }
+        try {
+            if (this.signal.aborted) {
+                return { kind: 'failed', reason: 'aborted' };
+            }
+            await onSend?.();
+            const timeout = AbortSignal.timeout(this.cfg.upstreamTimeoutMs);
+            try {
+                const res = await fetch(url, { method, headers, body, signal: AbortSignal.any([timeout, this.signal]), redirect: 'manual' });
+                const text = await res.text();
+                return { kind: 'answer', status: res.status, text };
+            } catch {
+                return { kind: 'failed', reason: this.signal.aborted ? 'aborted' : timeout.aborted ? 'timeout' : 'network' };
+            }
+        } finally {
+            this.slots.release();
+        }
     }
 
-    private send(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body?: string): Promise<IncomingAnswer> {
-        return httpRequest({
-            method,
-            url,
-            headers,
-            body,
-            timeoutMs: this.cfg.upstreamTimeoutMs,
-            agents: this.agents,
-            signal: this.signal,
-        });
+    private async withRetry<T>(
+        log: Logger,
+        op: string,
+        attempt: () => Promise<Step<T> | { busy: true }>,
+    ): Promise<{ ok: true; value: T } | { ok: false; reason: string } | { ok: false; busy: true }> {
+        const policy = this.cfg.retry;
+        let reason = 'none';
+        for (let n = 1; n <= policy.attempts; n++) {
+            const r = await attempt();
+            if ('busy' in r) {
+                return { ok: false, busy: true };
+            }
+            if (r.done) {
+                return { ok: true, value: r.value };
+            }
+            reason = r.reason;
+            if (reason === 'aborted') {
+                break;
+            }
+            if (n < policy.attempts) {
+                const delayMs = backoffDelay(policy, n);
+                log.warn({ op, attempt: n, reason, delayMs }, 'upstream retry');
+                try {
+                    await sleep(delayMs, undefined, { signal: this.signal });
+                } catch {
+                    return { ok: false, reason: 'aborted' };
+                }
+            }
+        }
+        return { ok: false, reason };
     }
 
-    /** POST a store receipt to Cleeng with the publisher token (Roku or Android shape). */
-    async postPayment(url: string, body: object, requestId: string, op: string): Promise<PaymentOutcome> {
+    /**
+     * POST a store receipt to Cleeng with the publisher token (Roku or Android shape). `onSend` runs
+     * before the first byte leaves (the caller records the post as "posting"); if it throws, nothing
+     * is sent.
+     */
+    async postPayment(url: string, body: object, requestId: string, op: string, log: Logger, onSend: () => Promise<void>): Promise<PaymentOutcome> {
         const text = JSON.stringify(body);
         const headers = {
             'Content-Type': 'application/json',
@@ -120,105 +186,120 @@ export class Upstream {
             'X-Publisher-Token': this.cfg.publisherToken,
             'X-Request-Id': requestId,
         };
-        const r = await withRetry<PaymentOutcome>(
-            this.cfg.retry,
-            this.signal,
-            async () => {
-                const a = await this.send('POST', url, headers, text);
-                if (a.status >= 200 && a.status < 300) {
-                    const parsed = parseJson(a.text);
-                    if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null) {
-                        return { done: false, reason: 'malformed' };
-                    }
-                    return { done: true, value: { kind: 'accepted' } };
-                }
-                if (isTransient(a.status)) {
-                    return { done: false, reason: `status-${a.status}` };
-                }
-                return { done: true, value: { kind: 'refused', status: a.status } };
-            },
-            this.retryLogger(op, requestId),
-        );
-        return r.ok ? r.value : { kind: 'unavailable', reason: r.reason };
-    }
-
-    postRokuPayment(body: CleengRokuPaymentRequest, requestId: string): Promise<PaymentOutcome> {
-        return this.postPayment(this.cfg.cleengRokuPaymentUrl, body, requestId, 'cleeng.roku-payment');
+        let ambiguous = false;
+        let sent = false;
+        const r = await this.withRetry<PaymentOutcome>(log, op, async () => {
+            const a = await this.exchange('POST', url, headers, text, sent ? undefined : async () => {
+                await onSend();
+                sent = true;
+            });
+            if (a.kind === 'busy') {
+                return { busy: true };
+            }
+            if (a.kind === 'failed') {
+                ambiguous = true;
+                return { done: false, reason: a.reason };
+            }
+            if (isCleengPaymentSuccess(a.status, a.text)) {
+                return { done: true, value: { kind: 'accepted' } };
+            }
+            if (a.status >= 200 && a.status < 300) {
+                ambiguous = true; // an answer Cleeng does not document: never taken for acceptance
+                return { done: false, reason: 'unexpected-answer' };
+            }
+            if (isTransient(a.status)) {
+                return { done: false, reason: `status-${a.status}` };
+            }
+            return { done: true, value: { kind: 'refused', status: a.status } };
+        });
+        if (r.ok) {
+            return r.value;
+        }
+        return 'busy' in r ? { kind: 'busy', ambiguous } : { kind: 'unavailable', reason: r.reason, ambiguous };
     }
 
     /** One JSON-RPC 3.0 call, retried on transient failures. */
-    async rpc<R>(method: string, params: Record<string, unknown>, requestId: string): Promise<RpcOutcome<R>> {
+    async rpc<R>(method: string, params: Record<string, unknown>, requestId: string, log: Logger): Promise<RpcOutcome<R>> {
         const id = ++this.rpcId;
         const text = JSON.stringify({ method, params, jsonrpc: '2.0', id });
         const headers = { 'Content-Type': 'application/json', Accept: 'application/json', 'X-Request-Id': requestId };
-        const r = await withRetry<RpcOutcome<R>>(
-            this.cfg.retry,
-            this.signal,
-            async () => {
-                const a = await this.send('POST', this.cfg.cleengJsonRpcUrl, headers, text);
-                if (isTransient(a.status)) {
-                    return { done: false, reason: `status-${a.status}` };
-                }
-                if (a.status < 200 || a.status >= 300) {
-                    return { done: true, value: { kind: 'http-error', status: a.status } };
-                }
-                const parsed = parseJson(a.text);
-                if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null) {
-                    return { done: false, reason: 'malformed' };
-                }
-                const v = parsed.value as { result?: unknown; error?: unknown };
-                if (v.error && typeof v.error === 'object') {
-                    const e = v.error as { code?: unknown; message?: unknown };
-                    return {
-                        done: true,
-                        value: {
-                            kind: 'rpc-error',
-                            error: { code: typeof e.code === 'number' ? e.code : -1, message: String(e.message ?? '') },
-                        },
-                    };
-                }
-                if (v.result && typeof v.result === 'object') {
-                    return { done: true, value: { kind: 'result', result: v.result as R } };
-                }
+        const r = await this.withRetry<RpcOutcome<R>>(log, `cleeng.${method}`, async () => {
+            const a = await this.exchange('POST', this.cfg.cleengJsonRpcUrl, headers, text);
+            if (a.kind === 'busy') {
+                return { busy: true };
+            }
+            if (a.kind === 'failed') {
+                return { done: false, reason: a.reason };
+            }
+            if (isTransient(a.status)) {
+                return { done: false, reason: `status-${a.status}` };
+            }
+            if (a.status < 200 || a.status >= 300) {
+                return { done: true, value: { kind: 'http-error', status: a.status } };
+            }
+            let v: { result?: unknown; error?: unknown };
+            try {
+                v = JSON.parse(a.text) as typeof v;
+            } catch {
                 return { done: false, reason: 'malformed' };
-            },
-            this.retryLogger(`cleeng.${method}`, requestId),
-        );
-        return r.ok ? r.value : { kind: 'unavailable', reason: r.reason };
+            }
+            if (typeof v !== 'object' || v === null) {
+                return { done: false, reason: 'malformed' };
+            }
+            if (v.error && typeof v.error === 'object') {
+                const e = v.error as { code?: unknown; message?: unknown };
+                return { done: true, value: { kind: 'rpc-error', error: { code: typeof e.code === 'number' ? e.code : -1, message: String(e.message ?? '') } } };
+            }
+            if (v.result && typeof v.result === 'object') {
+                return { done: true, value: { kind: 'result', result: v.result as R } };
+            }
+            return { done: false, reason: 'malformed' };
+        });
+        if (r.ok) {
+            return r.value;
+        }
+        return 'busy' in r ? { kind: 'busy' } : { kind: 'unavailable', reason: r.reason };
     }
 
     /**
      * Roku Pay validate-transaction: verified only when Roku knows the transaction, reports no
      * error, says the customer is entitled, and the product matches the order.
      */
-    async validateRokuTransaction(purchaseId: string, productCode: string, requestId: string): Promise<RokuValidation> {
+    async validateRokuTransaction(purchaseId: string, productCode: string, requestId: string, log: Logger): Promise<RokuValidation> {
         const key = this.cfg.rokuPartnerApiKey;
         if (!key) {
             return { kind: 'verified' };
         }
-        const url =
-            `${this.cfg.rokuValidateUrl}/listen/transaction-service.svc/validate-transaction/` +
-            `${encodeURIComponent(key)}/${encodeURIComponent(purchaseId)}`;
-        const r = await withRetry<RokuValidation>(
-            this.cfg.retry,
-            this.signal,
-            async () => {
-                const a = await this.send('GET', url, { Accept: 'application/json' });
-                if (isTransient(a.status)) {
-                    return { done: false, reason: `status-${a.status}` };
-                }
-                if (a.status < 200 || a.status >= 300) {
-                    return { done: true, value: { kind: 'refused', reason: `status-${a.status}` } };
-                }
-                const parsed = parseJson(a.text);
-                if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null) {
-                    return { done: false, reason: 'malformed' };
-                }
-                return { done: true, value: judgeRokuValidation(parsed.value as Record<string, unknown>, purchaseId, productCode) };
-            },
-            this.retryLogger('roku.validate-transaction', requestId),
-        );
-        return r.ok ? r.value : { kind: 'unavailable', reason: r.reason };
+        const url = `${this.cfg.rokuValidateUrl}/listen/transaction-service.svc/validate-transaction/${encodeURIComponent(key)}/${encodeURIComponent(purchaseId)}`;
+        const r = await this.withRetry<RokuValidation>(log, 'roku.validate-transaction', async () => {
+            const a = await this.exchange('GET', url, { Accept: 'application/json', 'X-Request-Id': requestId });
+            if (a.kind === 'busy') {
+                return { busy: true };
+            }
+            if (a.kind === 'failed') {
+                return { done: false, reason: a.reason };
+            }
+            if (isTransient(a.status)) {
+                return { done: false, reason: `status-${a.status}` };
+            }
+            if (a.status < 200 || a.status >= 300) {
+                return { done: true, value: { kind: 'refused', reason: `status-${a.status}` } };
+            }
+            let v: unknown;
+            try {
+                v = JSON.parse(a.text);
+            } catch {
+                return { done: false, reason: 'malformed' };
+            }
+            if (typeof v !== 'object' || v === null) {
+                return { done: false, reason: 'malformed' };
+            }
+            return { done: true, value: judgeRokuValidation(v as Record<string, unknown>, purchaseId, productCode) };
+        });
+        if (r.ok) {
+            return r.value;
+        }
+        return 'busy' in r ? { kind: 'busy' } : { kind: 'unavailable', reason: r.reason };
     }
 }
 

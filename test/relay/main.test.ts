@@ -47,7 +47,7 @@ describe('relay/main.ts (environment-configured CLI)', () => {
         try {
             assert.ok(await waitFor(() => /"msg":"relay listening"/.test(p.out()), 30_000), p.out());
             const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(p.out())![1]!;
-            assert.deepEqual((await call(url, '/healthz')).json, { ok: true });
+            assert.deepEqual((await call(url, '/healthz')).json, { ok: true, attestationRequired: false });
             emu.setFault({ kind: 'slow', ms: 300, count: 1, path: '/roku/payment' });
             const r = receipt();
             const inflight = post(url, '/v1/roku/receipts', r);

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { startCleengEmulator, CleengEmulator } from '../../emulators/cleeng';
 import { startRelay, RelayHandle, RelayConfigInput, ConfigError, loadRelayConfigFromEnv, CLEENG_DEFAULT_URLS } from '../../relay';
-import { FixedWindowLimiter, BoundedTtlMap } from '../../relay/limits';
-import { backoffDelay, withRetry } from '../../relay/upstream';
+import { backoffDelay, isCleengPaymentSuccess, Slots } from '../../relay/upstream';
+import { TtlCache } from '../../relay/store';
+import { Keys } from '../../relay/attestation';
 import { createLogger } from '../../relay/log';
 import { validateReceiptRequest, offerIdToRokuProductCode, toCleengPayment } from '../../relay/contract';
 import { call, leaks, post, receipt, waitFor } from './helpers';
@@ -12,6 +13,13 @@ import { call, leaks, post, receipt, waitFor } from './helpers';
 // One file (one ts-node compile) for the relay's contract and its configuration / building blocks.
 
 const TOKEN = 'relay-test-publisher-token-5f1c9a7e';
+const SECRET = 'relay-test-secret-0123456789abcdef0123456789';
+const keys = new Keys(SECRET, 3600);
+/** A check token as the relay issues with an accepted receipt (same secret). */
+const checkToken = (email: string, offerId: string) => keys.checkToken(keys.owner(email), offerId);
+async function check(url: string, customerEmail: string, offerId: string) {
+    return post(url, '/v1/entitlements/check', { customerEmail, offerId, checkToken: await checkToken(customerEmail, offerId) });
+}
 const logs: string[] = [];
 const emailsUsed: string[] = [];
 
@@ -28,6 +36,7 @@ describe('relay against the Cleeng emulator', () => {
     function config(over: Partial<RelayConfigInput> = {}): RelayConfigInput {
         return {
             publisherToken: TOKEN,
+            secret: SECRET,
             cleengRokuPaymentUrl: `${emu.url}/roku/payment`,
             cleengAndroidPaymentUrl: `${emu.url}/android/payment`,
             cleengJsonRpcUrl: `${emu.url}/api/3.0/json-rpc`,
@@ -63,7 +72,7 @@ describe('relay against the Cleeng emulator', () => {
             assert.match(relay.url, /^http:\/\/127\.0\.0\.1:\d+$/);
             const a = await call(relay.url, '/healthz');
             assert.equal(a.status, 200);
-            assert.deepEqual(a.json, { ok: true });
+            assert.deepEqual(a.json, { ok: true, attestationRequired: false });
         });
 
         test('every answer carries X-Request-Id: a valid incoming one is echoed, otherwise one is generated', async () => {
@@ -107,7 +116,8 @@ describe('relay against the Cleeng emulator', () => {
             const r = track({ ...receipt(), ipAddress: '203.0.113.9', extraField: 'dropped' });
             const a = await post(relay.url, '/v1/roku/receipts', r);
             assert.equal(a.status, 200);
-            assert.deepEqual(a.json, { status: 'queued', purchaseId: r.order.purchaseId, requestId: a.headers['x-request-id'] });
+            assert.equal(typeof a.json.checkToken, 'string');
+            assert.deepEqual(a.json, { status: 'queued', purchaseId: r.order.purchaseId, requestId: a.headers['x-request-id'], checkToken: a.json.checkToken });
             assert.equal(payments().length, 1);
             const sent = payments()[0]!;
             assert.equal(sent.headers['x-publisher-token'], TOKEN);
@@ -132,6 +142,9 @@ describe('relay against the Cleeng emulator', () => {
             ['customerEmail missing', 'customerEmail', (r) => ({ ...r, customerEmail: undefined })],
             ['customerEmail not an email', 'customerEmail', (r) => ({ ...r, customerEmail: 'not-an-email' })],
             ['customerEmail a number', 'customerEmail', (r) => ({ ...r, customerEmail: 5 })],
+            ['customerEmail with a control character', 'customerEmail', (r) => ({ ...r, customerEmail: 'vie\u0001wer@example.com' })],
+            ['customerEmail with a DEL character', 'customerEmail', (r) => ({ ...r, customerEmail: 'viewer@exa\u007fmple.com' })],
+            ['order.purchaseId with a control character', 'order.purchaseId', (r) => ({ ...r, order: { ...r.order, purchaseId: 'tx\u0000-1' } })],
             ['offerId bad format', 'offerId', (r) => ({ ...r, offerId: 'X123_US', order: { ...r.order, code: 'X123-US' } })],
             ['offerId lower case country', 'offerId', (r) => ({ ...r, offerId: 'S123123123_us', order: { ...r.order, code: 'S123123123-us' } })],
             ['order missing', 'order', (r) => ({ ...r, order: undefined })],
@@ -264,21 +277,71 @@ describe('relay against the Cleeng emulator', () => {
             assert.equal(payments().length, 4);
         });
 
-        test('the same transaction for another email is forwarded (Cleeng moves the purchase)', async () => {
+        test('the same transaction for another email is refused with 409 PURCHASE_OWNED and logged for support; nothing is forwarded', async () => {
             const r = track(receipt());
-            await post(relay.url, '/v1/roku/receipts', r);
-            const moved = track({ ...r, customerEmail: `new.${r.customerEmail}` });
-            assert.equal((await post(relay.url, '/v1/roku/receipts', moved)).status, 200);
-            assert.equal(payments().length, 2);
-            assert.equal(emu.purchases()[0]!.customerEmail, moved.customerEmail);
+            assert.equal((await post(relay.url, '/v1/roku/receipts', r)).status, 200);
+            const taken = track({ ...r, customerEmail: `thief.${r.customerEmail}` });
+            const a = await post(relay.url, '/v1/roku/receipts', taken, { 'X-Request-Id': 'support-trace-0001' });
+            assert.equal(a.status, 409);
+            assert.equal(a.json.error.code, 'PURCHASE_OWNED');
+            assert.equal(payments().length, 1);
+            assert.equal(emu.purchases()[0]!.customerEmail, r.customerEmail, 'the purchase stays with its first email');
+            const line = logs.map((l) => JSON.parse(l)).find((o) => o.msg === 'purchase owned by another customer' && o.requestId === 'support-trace-0001');
+            assert.ok(line, 'a support line with the request id');
+            assert.match(line.purchaseRef, /^p_/);
+            assert.equal(line.conflict, 'owner');
+            // The same email in another case is the same owner: answered from the record.
+            assert.equal((await post(relay.url, '/v1/roku/receipts', { ...r, customerEmail: r.customerEmail.toUpperCase() })).status, 200);
+            assert.equal(payments().length, 1);
+        });
+
+        test("a 2xx that is not Cleeng's documented {\"message\":\"OK\"} is retried and never remembered as accepted", async () => {
+            emu.setFault({ kind: 'malformed', count: 3, path: '/roku/payment' });
+            const r = track(receipt());
+            const a = await post(relay.url, '/v1/roku/receipts', r);
+            assert.equal(a.status, 503);
+            assert.equal(a.json.error.code, 'CLEENG_UNAVAILABLE');
+            assert.equal(payments().length, 3);
+            assert.equal(isCleengPaymentSuccess(200, '{}'), false);
+            assert.equal(isCleengPaymentSuccess(200, '[]'), false);
+            assert.equal(isCleengPaymentSuccess(201, '{"message":"OK"}'), false);
+            assert.equal(isCleengPaymentSuccess(200, '{"message":"OK"}'), true);
         });
     });
 
     describe('POST /v1/entitlements/check', () => {
-        test('receipt, then access is granted after the emulator delay', async () => {
+        test('needs proof: no check token → 401 PROOF_REQUIRED; a token for another email or offer is refused; nothing asked of Cleeng', async () => {
+            const r = track(receipt());
+            const accepted = await post(relay.url, '/v1/roku/receipts', r);
+            emu.reset();
+            const none = await post(relay.url, '/v1/entitlements/check', { customerEmail: r.customerEmail, offerId: r.offerId });
+            assert.equal(none.status, 401);
+            assert.equal(none.json.error.code, 'PROOF_REQUIRED');
+            const otherEmail = await post(relay.url, '/v1/entitlements/check', { customerEmail: `x.${r.customerEmail}`, offerId: r.offerId, checkToken: accepted.json.checkToken });
+            assert.equal(otherEmail.status, 401);
+            const otherOffer = await post(relay.url, '/v1/entitlements/check', { customerEmail: r.customerEmail, offerId: 'S123123124_US', checkToken: accepted.json.checkToken });
+            assert.equal(otherOffer.status, 401);
+            const forged = await post(relay.url, '/v1/entitlements/check', { customerEmail: r.customerEmail, offerId: r.offerId, checkToken: await new Keys('another-secret-another-secret-0000', 60).checkToken(keys.owner(r.customerEmail), r.offerId) });
+            assert.equal(forged.status, 401);
+            assert.equal(emu.requests.length, 0, 'Cleeng was not asked');
+            const ok = await post(relay.url, '/v1/entitlements/check', { customerEmail: r.customerEmail.toUpperCase(), offerId: r.offerId, checkToken: accepted.json.checkToken });
+            assert.equal(ok.status, 200, 'the email is compared case-insensitively');
+        });
+
+        test('a returning viewer on a new device re-sends the receipt and gets a check token again, without a second post', async () => {
             const r = track(receipt());
             assert.equal((await post(relay.url, '/v1/roku/receipts', r)).status, 200);
-            const check = () => post(relay.url, '/v1/entitlements/check', { customerEmail: r.customerEmail, offerId: r.offerId });
+            const again = await post(relay.url, '/v1/roku/receipts', r);
+            assert.equal(again.status, 200);
+            assert.equal(payments().length, 1);
+            assert.equal((await post(relay.url, '/v1/entitlements/check', { customerEmail: r.customerEmail, offerId: r.offerId, checkToken: again.json.checkToken })).status, 200);
+        });
+
+        test('receipt, then access is granted after the emulator delay', async () => {
+            const r = track(receipt());
+            const accepted = await post(relay.url, '/v1/roku/receipts', r);
+            assert.equal(accepted.status, 200);
+            const check = () => post(relay.url, '/v1/entitlements/check', { customerEmail: r.customerEmail, offerId: r.offerId, checkToken: accepted.json.checkToken });
             const first = await check();
             assert.equal(first.status, 200);
             assert.equal(typeof first.json.accessGranted, 'boolean');
@@ -290,9 +353,9 @@ describe('relay against the Cleeng emulator', () => {
 
         test('no access → {accessGranted:false, expiresAt:null}; the customer token is cached', async () => {
             const email = track({ customerEmail: `cache.${process.pid}@example.com` }).customerEmail;
-            const a = await post(relay.url, '/v1/entitlements/check', { customerEmail: email, offerId: 'S123123125_US' });
+            const a = await check(relay.url, email, 'S123123125_US');
             assert.deepEqual(a.json, { accessGranted: false, expiresAt: null });
-            await post(relay.url, '/v1/entitlements/check', { customerEmail: email, offerId: 'S123123124_US' });
+            await check(relay.url, email, 'S123123124_US');
             assert.equal(rpcCalls('generateCustomerToken').length, 1);
             assert.equal(rpcCalls('getAccessStatus').length, 2);
             const sent = rpcCalls('generateCustomerToken')[0]!.json as { params: { publisherToken: string } };
@@ -302,9 +365,9 @@ describe('relay against the Cleeng emulator', () => {
         test('Cleeng error 1 (invalid customer token) drops the cached token and retries once', async () => {
             const email = track({ customerEmail: `expire.${process.pid}@example.com` }).customerEmail;
             emu.grantNow(email, 'S123123123_US');
-            assert.equal((await post(relay.url, '/v1/entitlements/check', { customerEmail: email, offerId: 'S123123123_US' })).json.accessGranted, true);
+            assert.equal((await check(relay.url, email, 'S123123123_US')).json.accessGranted, true);
             emu.expireCustomerTokens();
-            const a = await post(relay.url, '/v1/entitlements/check', { customerEmail: email, offerId: 'S123123123_US' });
+            const a = await check(relay.url, email, 'S123123123_US');
             assert.equal(a.status, 200);
             assert.equal(a.json.accessGranted, true);
             assert.equal(rpcCalls('generateCustomerToken').length, 2);
@@ -313,7 +376,7 @@ describe('relay against the Cleeng emulator', () => {
 
         test('unknown offer → 422; invalid body → 400 and nothing forwarded; Cleeng down → 503', async () => {
             const email = track({ customerEmail: `misc.${process.pid}@example.com` }).customerEmail;
-            const a = await post(relay.url, '/v1/entitlements/check', { customerEmail: email, offerId: 'S999999999_US' });
+            const a = await check(relay.url, email, 'S999999999_US');
             assert.equal(a.status, 422);
             assert.equal(a.json.error.code, 'CLEENG_REJECTED');
             emu.reset();
@@ -322,7 +385,7 @@ describe('relay against the Cleeng emulator', () => {
             assert.ok(b.json.error.fields.customerEmail && b.json.error.fields.offerId);
             assert.equal(emu.requests.length, 0);
             emu.setFault({ kind: 'status', status: 502 });
-            const c = await post(relay.url, '/v1/entitlements/check', { customerEmail: `down.${email}`, offerId: 'S123123123_US' });
+            const c = await check(relay.url, `down.${email}`, 'S123123123_US');
             assert.equal(c.status, 503);
             assert.equal(c.json.error.code, 'CLEENG_UNAVAILABLE');
             assert.ok(c.headers['retry-after']);
@@ -364,7 +427,7 @@ describe('relay against the Cleeng emulator', () => {
                 statuses.push((await post(limited.url, '/v1/roku/receipts', track(receipt()))).status);
             }
             assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
-            const last = await post(limited.url, '/v1/entitlements/check', { customerEmail: 'a@example.com', offerId: 'S123123123_US' });
+            const last = await check(limited.url, 'a@example.com', 'S123123123_US');
             assert.equal(last.status, 429);
             assert.equal(last.json.error.code, 'RATE_LIMITED');
             assert.match(String(last.headers['retry-after']), /^[1-9]\d*$/);
@@ -380,16 +443,50 @@ describe('relay against the Cleeng emulator', () => {
             }
             assert.deepEqual(s, [200, 200, 429]);
             assert.equal((await post(limited.url, '/v1/roku/receipts', track(receipt()))).status, 200);
-            const sameEmailOtherCase = await post(limited.url, '/v1/entitlements/check', { customerEmail: email.toUpperCase(), offerId: 'S123123123_US' });
+            const sameEmailOtherCase = await check(limited.url, email.toUpperCase(), 'S123123123_US');
             assert.equal(sameEmailOtherCase.status, 429);
         });
 
         test('a window resets after it ends', async () => {
-            const limited = await another({ rateLimit: { perIp: 1, perEmail: 0, windowMs: 150 } });
+            const limited = await another({ rateLimit: { perIp: 1, perEmail: 0, windowMs: 1000 } });
             assert.equal((await post(limited.url, '/v1/roku/receipts', track(receipt()))).status, 200);
             assert.equal((await post(limited.url, '/v1/roku/receipts', track(receipt()))).status, 429);
-            await new Promise((r) => setTimeout(r, 200));
-            assert.equal((await post(limited.url, '/v1/roku/receipts', track(receipt()))).status, 200);
+            assert.ok(await waitFor(async () => (await post(limited.url, '/v1/roku/receipts', track(receipt()))).status === 200, 10_000, 200));
+        });
+
+        test('spoofed X-Forwarded-For (D3): the client is the rightmost address not a trusted proxy, so 300 spoofed requests are still limited', async () => {
+            const limited = await another({ trustedProxies: ['127.0.0.1/32'], rateLimit: { perIp: 3, perEmail: 0, windowMs: 60_000 } });
+            const statuses: number[] = [];
+            for (let i = 0; i < 300; i++) {
+                const spoof = `${(i * 7) % 223 + 1}.${i % 250}.${(i * 3) % 250}.${i % 200 + 1}`;
+                // The attacker writes the first entry; the trusted proxy appends the address it saw.
+                statuses.push((await call(limited.url, '/v1/nonce', { method: 'POST', body: {}, headers: { 'X-Forwarded-For': `${spoof}, 198.51.100.7` } })).status);
+            }
+            assert.deepEqual(statuses.slice(0, 3), [200, 200, 200]);
+            assert.equal(statuses.slice(3).filter((s) => s === 429).length, 297, 'every spoofed request past the limit was refused');
+            // Another real client behind the same proxy has its own budget.
+            assert.equal((await call(limited.url, '/v1/nonce', { method: 'POST', body: {}, headers: { 'X-Forwarded-For': '198.51.100.8' } })).status, 200);
+            // Without RELAY_TRUSTED_PROXIES the header is ignored: the socket address is the client.
+            const direct = await another({ rateLimit: { perIp: 2, perEmail: 0, windowMs: 60_000 } });
+            const d: number[] = [];
+            for (let i = 0; i < 4; i++) {
+                d.push((await call(direct.url, '/v1/nonce', { method: 'POST', body: {}, headers: { 'X-Forwarded-For': `10.0.0.${i + 1}` } })).status);
+            }
+            assert.deepEqual(d, [200, 200, 429, 429]);
+        });
+
+        test("per-email budgets are counted per (email, client) (D5): thirty checks from elsewhere do not use up the viewer's budget", async () => {
+            const limited = await another({ trustedProxies: ['127.0.0.1'], rateLimit: { perIp: 0, perEmail: 3, windowMs: 60_000 } });
+            const victim = track(receipt());
+            const attacker: number[] = [];
+            for (let i = 0; i < 30; i++) {
+                const a = await post(limited.url, '/v1/entitlements/check', { customerEmail: victim.customerEmail, offerId: victim.offerId }, { 'X-Forwarded-For': '198.51.100.66' });
+                attacker.push(a.status);
+            }
+            assert.deepEqual(attacker.slice(0, 3), [401, 401, 401], 'no proof');
+            assert.ok(attacker.slice(3).every((s) => s === 429), 'the attacker is limited');
+            const own = await post(limited.url, '/v1/roku/receipts', victim, { 'X-Forwarded-For': '203.0.113.10' });
+            assert.equal(own.status, 200, "the viewer's own receipt passes");
         });
     });
 
@@ -422,7 +519,7 @@ describe('relay against the Cleeng emulator', () => {
             assert.ok(logs.length > 50, `captured ${logs.length} lines`);
             for (const line of logs) {
                 const o = JSON.parse(line) as Record<string, unknown>;
-                assert.equal(typeof o.ts, 'string');
+                assert.equal(typeof o.time, 'string');
                 assert.equal(typeof o.msg, 'string');
                 if (o.msg === 'request') {
                     assert.equal(typeof o.requestId, 'string');
@@ -464,7 +561,9 @@ describe('configuration from the environment', () => {
             RELAY_PORT: '0',
             RELAY_HOST: '0.0.0.0',
             RELAY_CORS: 'http://a.test, http://b.test',
-            RELAY_TRUST_PROXY: 'true',
+            RELAY_TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.1',
+            REDIS_URL: 'redis://127.0.0.1:6379',
+            RELAY_SECRET: 's'.repeat(32),
             RELAY_RETRY_ATTEMPTS: '2',
             RELAY_RATE_LIMIT_IP: '7',
             RELAY_RATE_LIMIT_EMAIL: '3',
@@ -479,7 +578,8 @@ describe('configuration from the environment', () => {
         assert.equal(c.port, 0);
         assert.equal(c.host, '0.0.0.0');
         assert.deepEqual(c.cors, ['http://a.test', 'http://b.test']);
-        assert.equal(c.trustProxy, true);
+        assert.deepEqual(c.trustedProxies, ['10.0.0.0/8', '192.0.2.1']);
+        assert.equal(c.redisUrl, 'redis://127.0.0.1:6379');
         assert.equal(c.retry.attempts, 2);
         assert.deepEqual(c.rateLimit, { perIp: 7, perEmail: 3, windowMs: 1000 });
         assert.equal(c.attestation?.channelId, '12345');
@@ -497,32 +597,35 @@ describe('configuration from the environment', () => {
 });
 
 describe('building blocks', () => {
-    test('fixed-window limiter counts per key and resets after the window', () => {
-        const l = new FixedWindowLimiter(2, 1000);
-        assert.equal(l.hit('a', 0).allowed, true);
-        assert.equal(l.hit('a', 10).allowed, true);
-        const third = l.hit('a', 20);
-        assert.equal(third.allowed, false);
-        assert.equal(third.retryAfterSec, 1);
-        assert.equal(l.hit('b', 20).allowed, true);
-        assert.equal(l.hit('a', 1000).allowed, true);
-        assert.equal(new FixedWindowLimiter(0, 1000).hit('x').allowed, true, '0 disables');
+    test('production without REDIS_URL is refused unless single-instance mode is asked for; RELAY_SECRET is required there', () => {
+        const prod = { CLEENG_PUBLISHER_TOKEN: 't0ken-value', CLEENG_ENV: 'production', RELAY_SECRET: 'k'.repeat(32) };
+        assert.throws(() => loadRelayConfigFromEnv(prod), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.includes('REDIS_URL')));
+        assert.equal(loadRelayConfigFromEnv({ ...prod, RELAY_SINGLE_INSTANCE: 'true' }).singleInstance, true);
+        assert.equal(loadRelayConfigFromEnv({ ...prod, REDIS_URL: 'redis://10.0.0.5:6379' }).redisUrl, 'redis://10.0.0.5:6379');
+        assert.throws(
+            () => loadRelayConfigFromEnv({ ...prod, REDIS_URL: 'redis://10.0.0.5:6379', RELAY_SECRET: '' }),
+            (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.includes('RELAY_SECRET')),
+        );
+        assert.throws(() => loadRelayConfigFromEnv({ CLEENG_PUBLISHER_TOKEN: 't0ken-value', RELAY_TRUSTED_PROXIES: '10.0.0.0/33' }), ConfigError);
+        assert.throws(() => loadRelayConfigFromEnv({ CLEENG_PUBLISHER_TOKEN: 't0ken-value', RELAY_TRUST_PROXY: 'true' }), ConfigError);
+        assert.equal(loadRelayConfigFromEnv({ CLEENG_PUBLISHER_TOKEN: 't0ken-value' }).idempotency.ttlMs, 30 * 24 * 3600_000, 'kept 30 days');
     });
 
-    test('limiter and TTL map stay bounded', () => {
-        const l = new FixedWindowLimiter(1, 1000, 10);
-        for (let i = 0; i < 100; i++) {
-            l.hit(`k${i}`, 0);
-        }
-        assert.ok(l.size <= 10);
-        const m = new BoundedTtlMap<string, number>(3, 100);
+    test('the TTL cache evicts the oldest entry and drops expired ones, each in O(1)', () => {
+        const m = new TtlCache<number>(3);
         for (let i = 0; i < 10; i++) {
-            m.set(`k${i}`, i, 0);
+            m.set(`k${i}`, i, 100, 0);
         }
         assert.equal(m.size, 3);
         assert.equal(m.get('k9', 50), 9);
         assert.equal(m.get('k9', 100), undefined, 'expired');
         assert.equal(m.get('k0', 0), undefined, 'evicted');
+        // 100k keys: inserting stays flat (a scan per insert would take seconds here).
+        const big = new TtlCache<number>(100_000);
+        for (let i = 0; i < 300_000; i++) {
+            big.set(`k${i}`, i, 1e9, i);
+        }
+        assert.equal(big.size, 100_000);
     });
 
     test('backoff grows exponentially and is capped', () => {
@@ -534,25 +637,28 @@ describe('building blocks', () => {
         assert.equal(backoffDelay(p, 1, () => 0), 50);
     });
 
-    test('withRetry stops at the attempt bound and reports the last reason', async () => {
-        let n = 0;
-        const r = await withRetry({ attempts: 3, baseDelayMs: 1, maxDelayMs: 2 }, undefined, async () => {
-            n++;
-            return { done: false, reason: `r${n}` };
-        });
-        assert.deepEqual(r, { ok: false, reason: 'r3', attempts: 3 });
-        const thrown = await withRetry({ attempts: 2, baseDelayMs: 1, maxDelayMs: 1 }, undefined, async () => {
-            throw new Error('ECONNREFUSED');
-        });
-        assert.deepEqual(thrown, { ok: false, reason: 'network', attempts: 2 });
+    test('upstream slots: a full pool makes callers wait up to the bound, then refuses', async () => {
+        const slots = new Slots(1);
+        assert.equal(await slots.acquire(0), true);
+        assert.equal(await slots.acquire(0), false, 'full, no wait');
+        const waiting = slots.acquire(10_000);
+        slots.release();
+        assert.equal(await waiting, true, 'handed over on release');
+        assert.equal(await slots.acquire(20), false, 'timed out');
+        slots.release();
+        assert.equal(slots.available, 1);
     });
 
-    test('the logger writes JSON lines and scrubs configured secrets and email addresses', () => {
+    test('pino redacts email, token and key fields and scrubs configured secrets and email-shaped text', () => {
         const lines: string[] = [];
         const log = createLogger((l) => lines.push(l), ['super-secret-token']);
-        log.log('info', 'x', { note: 'super-secret-token for viewer@example.com' });
+        log.info({ note: 'super-secret-token for viewer@example.com', customerEmail: 'a@b.example', body: { customerEmail: 'c@d.example', token: 'jwt.jwt.jwt' }, checkToken: 'ct-1234' }, 'x');
         const o = JSON.parse(lines[0]!);
         assert.equal(o.level, 'info');
+        assert.equal(o.customerEmail, '[redacted]');
+        assert.equal(o.body.customerEmail, '[redacted]');
+        assert.equal(o.body.token, '[redacted]');
+        assert.equal(o.checkToken, '[redacted]');
         assert.ok(!lines[0]!.includes('super-secret-token'));
         assert.ok(!lines[0]!.includes('viewer@example.com'));
     });

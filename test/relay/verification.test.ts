@@ -11,7 +11,7 @@ import { startCleengEmulator, CleengEmulator } from '../../emulators/cleeng';
 import { startRelay, RelayHandle, RelayConfigInput } from '../../relay';
 import { loadAttestationKey } from '../../relay/attestation';
 import { judgeRokuValidation } from '../../relay/upstream';
-import { leaks, post, receipt } from './helpers';
+import { call, leaks, post, receipt } from './helpers';
 
 // Proof checks before anything is forwarded: the device attestation and Roku's validate-transaction.
 // Each part sits in its own block scope (own tokens, own captured logs).
@@ -126,8 +126,26 @@ import { leaks, post, receipt } from './helpers';
             assert.equal(a.status, 200);
         });
 
-        test('refused: no attestation at all', async () => {
-            await refused(undefined);
+        test('refused: no attestation at all → 401 ATTESTATION_REQUIRED', async () => {
+            const a = await send(undefined);
+            assert.equal(a.status, 401);
+            assert.equal(a.json.error.code, 'ATTESTATION_REQUIRED');
+            assert.equal(payments().length, 0, 'nothing forwarded');
+        });
+
+        test('health tells the channel that a device proof is required', async () => {
+            const a = await call(relay.url, '/healthz');
+            assert.deepEqual(a.json, { ok: true, attestationRequired: true });
+        });
+
+        test('a device proof also opens /v1/entitlements/check (a returning viewer on a new device)', async () => {
+            const n = await nonce();
+            const a = await post(relay.url, '/v1/entitlements/check', { customerEmail: 'newdevice@example.com', offerId: 'S123123123_US', attestation: { token: jwt(claims(n), rsa.privateKey), nonce: n } });
+            assert.equal(a.status, 200);
+            assert.equal(a.json.accessGranted, false);
+            const replay = await post(relay.url, '/v1/entitlements/check', { customerEmail: 'newdevice@example.com', offerId: 'S123123123_US', attestation: { token: tokensSent[tokensSent.length - 1], nonce: n } });
+            assert.equal(replay.status, 401, 'the nonce was used up');
+            assert.equal(replay.json.error.code, 'ATTESTATION_INVALID');
         });
 
         test('refused: signature by another key', async () => {
@@ -191,7 +209,7 @@ import { leaks, post, receipt } from './helpers';
         });
 
         test('logs never hold an attestation token, the publisher token or an email', () => {
-            assert.ok(logs.some((l) => l.includes('"attestation":"signature"')), 'refusal reasons are logged');
+            assert.ok(logs.some((l) => l.includes('"deviceProof":"signature"')), 'refusal reasons are logged');
             assert.ok(tokensSent.length >= 10);
             assert.deepEqual(leaks(logs, [TOKEN, ...tokensSent]), []);
             assert.ok(!logs.some((l) => l.includes('@example.com')));
