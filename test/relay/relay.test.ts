@@ -526,6 +526,12 @@ describe('relay against the Cleeng emulator', () => {
                     assert.equal(typeof o.status, 'number');
                 }
             }
+            const retries = logs.map((l) => JSON.parse(l)).filter((o) => o.msg === 'upstream retry' && String(o.op).includes('payment'));
+            assert.ok(retries.length > 3);
+            for (const o of retries) {
+                assert.match(o.purchaseRef, /^p_/, 'every line about a receipt names its purchase');
+                assert.equal(typeof o.requestId, 'string');
+            }
             assert.ok(emailsUsed.length > 20);
             assert.deepEqual(leaks(logs, [TOKEN, 'a-wrong-publisher-token-0000', ...emailsUsed]), []);
             assert.ok(!logs.some((l) => /@example\.com/.test(l)));
