@@ -68,6 +68,10 @@ export function chromiumArgs(opts: { disableWebSecurity?: boolean } = {}): strin
         '--disable-sync',
         '--no-first-run',
         '--mute-audio',
+        // Several runs share one browser, each in its own page: none of them is "in the background".
+        '--disable-background-timer-throttling',
+        '--disable-renderer-backgrounding',
+        '--disable-backgrounding-occluded-windows',
         '--autoplay-policy=no-user-gesture-required'
     ];
     if (opts.disableWebSecurity) {

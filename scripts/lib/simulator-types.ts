@@ -53,6 +53,11 @@ export interface SimulatorOptions {
     rooibos?: boolean;
     /** Start Chromium with --disable-web-security so roUrlTransfer can reach servers without CORS. */
     disableWebSecurity?: boolean;
+    /**
+     * Run in the process's shared Chromium (a fresh browser context per run, so a fresh registry)
+     * instead of starting one for this run. Default true unless SIM_SHARED_BROWSER=0.
+     */
+    sharedBrowser?: boolean;
     /** Called each time the channel writes its registry (a flush), with the count so far. */
     onRegistryWrite?: (count: number) => void;
 }
@@ -73,6 +78,8 @@ export interface SimulatorResult {
     screenshots: string[];
     /** How many times the channel wrote its registry (each flush of a section). */
     registryWrites: number;
+    /** True when the run used a shared Chromium that an earlier run in this process had started. */
+    browserReused?: boolean;
 }
 
 /** A running channel the host can drive while it runs. */

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { chromiumArgs, findChromium } from './chromium';
+import type { Page } from 'playwright-core';
+import { leaseBrowser, type BrowserLease } from './browser-pool';
 import { parseRooibosOutput } from './rooibos-output';
 import { startSimServer, type SimServer } from './sim-server';
 import type { ExitReason, KeyStep, SimulatorOptions, SimulatorResult, SimulatorSession } from './simulator-types';
@@ -73,7 +73,7 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
     let finished = false;
     let resultValue: SimulatorResult | undefined;
     let server: SimServer | undefined;
-    let browser: Browser | undefined;
+    let lease: BrowserLease | undefined;
     let page: Page | undefined;
 
     const done = new Promise<SimulatorResult>((resolve) => {
@@ -84,7 +84,7 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
             finished = true;
             clearTimeout(timer);
             void (async () => {
-                await browser?.close().catch(() => undefined);
+                await lease?.release();
                 await server?.close().catch(() => undefined);
                 let rooibos = opts.rooibos ? parseRooibosOutput(lines) : undefined;
                 let finalReason = reason;
@@ -108,7 +108,8 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
                     crash: crash,
                     durationMs: Date.now() - started,
                     screenshots: screenshots,
-                    registryWrites: registryWrites
+                    registryWrites: registryWrites,
+                    browserReused: lease?.reused
                 };
                 resolve(resultValue);
             })();
@@ -149,13 +150,16 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
     };
 
     try {
-        const executablePath = findChromium();
         server = await startSimServer({
             zip,
             config: { interactive: false, developerId: DEVELOPER_ID, launchParams: opts.launchParams ?? {}, registry: storage }
         });
-        browser = await chromium.launch({ executablePath, headless: true, args: chromiumArgs({ disableWebSecurity: opts.disableWebSecurity }) });
-        page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+        lease = await leaseBrowser({ disableWebSecurity: opts.disableWebSecurity, shared: opts.sharedBrowser });
+        if (finished) {
+            await lease.release();
+            throw new Error('the run ended while the browser started');
+        }
+        page = await lease.context.newPage();
         await page.exposeFunction('__simEvent', (kind: string, data: Record<string, unknown>) => {
             if (kind === 'debug') {
                 const level = String(data.level);

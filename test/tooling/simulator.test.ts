@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import { describe, it } from 'node:test';
+import * as path from 'path';
 import { buildChannel } from '../../scripts/build';
 import { runInSimulator } from '../../scripts/lib/simulator';
-import { MANIFEST, SCENE_MAIN, throwawayChannels } from './channels';
+import { MANIFEST, repoRoot, SCENE_MAIN, throwawayChannels } from './channels';
 
 const throwaway = throwawayChannels();
 const channel = throwaway.make;
@@ -164,5 +166,48 @@ end namespace
         assert.equal(result.ok, false);
         assert.equal(result.reason, 'rooibos-fail');
         assert.match(result.message, /no tests ran/);
+    });
+
+    it('shares one Chromium between runs, each with its own registry, also when runs go side by side', async () => {
+        const dir = channel('shared', {
+            manifest: MANIFEST,
+            'source/main.brs': `sub main(args as object)
+    reg = createObject("roRegistrySection", "shared")
+    print "seen="; reg.read("mark"); " run="; args.run
+    reg.write("mark", args.run)
+    reg.flush()
+end sub
+`
+        });
+        const first = await runInSimulator({ app: dir, timeoutMs: 60000, launchParams: { run: 'one' } });
+        assert.equal(first.reason, 'closed', first.message);
+        assert.deepEqual(first.registry.shared, { mark: 'one' });
+        const side = await Promise.all(['two', 'three', 'four'].map((run) => runInSimulator({ app: dir, timeoutMs: 60000, launchParams: { run } })));
+        for (const [i, run] of ['two', 'three', 'four'].entries()) {
+            const r = side[i]!;
+            assert.equal(r.reason, 'closed', r.message);
+            assert.ok(r.lines.includes(`seen= run=${run}`), `a fresh registry, not another run's: ${r.lines.join('\n')}`);
+            assert.deepEqual(r.registry.shared, { mark: run });
+        }
+        assert.ok(side.some((r) => r.browserReused === true), 'later runs reuse the browser the first one started');
+        const own = await runInSimulator({ app: dir, timeoutMs: 60000, launchParams: { run: 'own' }, sharedBrowser: false });
+        assert.equal(own.reason, 'closed', own.message);
+        assert.equal(own.browserReused, false);
+    });
+
+    it('lets a process that ran the simulator exit by itself once its runs are over', async () => {
+        const dir = channel('exit', { manifest: MANIFEST, 'source/main.brs': 'sub main()\n    print "bye"\nend sub\n' });
+        const script = `require(${JSON.stringify(path.join(repoRoot, 'scripts', 'lib', 'simulator.ts'))}).runInSimulator({ app: ${JSON.stringify(dir)}, timeoutMs: 60000 }).then((r) => console.log('reason=' + r.reason))`;
+        const child = spawn(process.execPath, ['--require', 'ts-node/register', '-e', script], { env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+        // A generous ceiling: only a process kept alive by a browser nobody closes gets near it.
+        const killer = setTimeout(() => child.kill('SIGKILL'), 120000);
+        const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+        clearTimeout(killer);
+        assert.equal(signal, null, `the process had to be killed: it did not exit by itself\n${out}`);
+        assert.equal(code, 0, out);
+        assert.match(out, /reason=closed/);
     });
 });
