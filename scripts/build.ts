@@ -9,6 +9,7 @@ import * as dotenv from 'dotenv';
 import * as fs from 'fs';
 import * as path from 'path';
 import { zipFolder } from './lib/zip';
+import { cacheEnabled, compileKey, restoreCompile, storeCompile } from './lib/build-cache';
 import { channelConfigFromEnv } from './lib/channel-config';
 import { collectSecretsFromEnv, scanForSecrets } from './lib/secret-scan';
 import { flagValue } from './lib/args';
@@ -37,6 +38,8 @@ export interface BuildOptions {
     quiet?: boolean;
     /** Environment the channel config is read from (default process.env plus an untracked .env). */
     env?: NodeJS.ProcessEnv;
+    /** Reuse a cached compile with the same inputs (out/build-cache/). Default true unless BUILD_CACHE=0. */
+    cache?: boolean;
 }
 
 export interface BuildResult {
@@ -44,6 +47,8 @@ export interface BuildResult {
     zipPath: string;
     durationMs: number;
     diagnostics: string[];
+    /** True when the compile came from the build cache. */
+    cached?: boolean;
 }
 
 export class BuildError extends Error {
@@ -142,6 +147,31 @@ function copyDir(src: string, dest: string): void {
     }
 }
 
+/** Compiles `project` into `stagingDir` with bsc; returns every error and warning as file:line text. */
+async function compile(project: string, rootDir: string, stagingDir: string, lintOnly: boolean): Promise<string[]> {
+    const builder = new ProgramBuilder();
+    // bsc prints its own diagnostics; we print ours (file:line) instead.
+    const cwd = process.cwd();
+    await builder.run({
+        project,
+        cwd: rootDir,
+        rootDir,
+        stagingDir,
+        createPackage: false,
+        copyToStaging: !lintOnly,
+        retainStagingDir: true,
+        watch: false,
+        logLevel: 'error' as never,
+        emitDefinitions: false,
+        showDiagnosticsInConsole: false
+    } as never);
+    const diagnostics = (builder.getDiagnostics() as unknown as Diagnostic[])
+        .filter((d) => d.severity === DiagnosticSeverity.Error || d.severity === DiagnosticSeverity.Warning)
+        .map((d) => formatDiagnostic(d, cwd));
+    builder.dispose?.();
+    return diagnostics;
+}
+
 export async function buildChannel(opts: BuildOptions): Promise<BuildResult> {
     const started = Date.now();
     const rootDir = path.resolve(opts.rootDir ?? repoRoot);
@@ -156,32 +186,22 @@ export async function buildChannel(opts: BuildOptions): Promise<BuildResult> {
     const stagingDir = path.join(rootDir, 'out', 'staging', opts.outFile ? path.basename(zipPath, '.zip') : variant);
     fs.rmSync(stagingDir, { recursive: true, force: true });
 
-    const builder = new ProgramBuilder();
-    // bsc prints its own diagnostics; we print ours (file:line) instead.
-    const cwd = process.cwd();
-    await builder.run({
-        project,
-        cwd: rootDir,
-        rootDir,
-        stagingDir,
-        createPackage: false,
-        copyToStaging: !opts.lintOnly,
-        retainStagingDir: true,
-        watch: false,
-        logLevel: 'error' as never,
-        emitDefinitions: false,
-        showDiagnosticsInConsole: false
-    } as never);
-    const diagnostics = (builder.getDiagnostics() as unknown as Diagnostic[])
-        .filter((d) => d.severity === DiagnosticSeverity.Error || d.severity === DiagnosticSeverity.Warning)
-        .map((d) => formatDiagnostic(d, cwd));
-    builder.dispose?.();
-    if (diagnostics.length > 0) {
-        throw new BuildError(`${target} build failed: ${diagnostics.length} compiler/bslint problem(s)`, diagnostics);
+    const useCache = !opts.lintOnly && cacheEnabled(opts.cache);
+    const key = useCache ? await compileKey(project, rootDir, target) : undefined;
+    const cached = key !== undefined && restoreCompile(rootDir, key, stagingDir);
+    if (!cached) {
+        const diagnostics = await compile(project, rootDir, stagingDir, !!opts.lintOnly);
+        if (diagnostics.length > 0) {
+            throw new BuildError(`${target} build failed: ${diagnostics.length} compiler/bslint problem(s)`, diagnostics);
+        }
+        if (opts.lintOnly) {
+            return { stagingDir, zipPath, durationMs: Date.now() - started, diagnostics };
+        }
+        if (key !== undefined) {
+            storeCompile(rootDir, key, stagingDir);
+        }
     }
-    if (opts.lintOnly) {
-        return { stagingDir, zipPath, durationMs: Date.now() - started, diagnostics };
-    }
+    const diagnostics: string[] = [];
     fs.mkdirSync(path.join(stagingDir, 'config'), { recursive: true });
     fs.writeFileSync(path.join(stagingDir, 'config', 'channel.json'), JSON.stringify(channelConfig, null, 2) + '\n');
     if (target === 'prod') {
@@ -211,7 +231,7 @@ export async function buildChannel(opts: BuildOptions): Promise<BuildResult> {
         }
     }
     fs.writeFileSync(zipPath, zipBytes);
-    return { stagingDir, zipPath, durationMs: Date.now() - started, diagnostics };
+    return { stagingDir, zipPath, durationMs: Date.now() - started, diagnostics, cached };
 }
 
 function parseArgs(argv: string[]): BuildOptions {

@@ -112,3 +112,60 @@ describe('secret check of the production build', () => {
         await assert.rejects(buildChannel({ target: 'prod', quiet: true, env: { CLEENG_MODE: 'direct', CLEENG_PUBLISHER_TOKEN: 'pt_sandbox_0123456789' } }), /direct is refused for a production build: it would put the Cleeng publisher token inside the channel package/);
     });
 });
+
+describe('build cache', () => {
+    const entries = async (zipPath: string): Promise<Record<string, string>> => {
+        const zip = await JSZip.loadAsync(fs.readFileSync(zipPath));
+        const out: Record<string, string> = {};
+        for (const [name, entry] of Object.entries(zip.files)) {
+            if (!entry.dir) {
+                out[name] = await entry.async('string');
+            }
+        }
+        return out;
+    };
+
+    it('reuses a compile with the same inputs, and compiles again when a source file or the config changes', async () => {
+        const dir = project('cache', {
+            manifest: MANIFEST,
+            'bsconfig.json': PROD_CONFIG,
+            'bslint.json': '{}',
+            'source/main.bs': 'function main() as void\n    print "first"\nend function\n'
+        });
+        const first = await buildChannel({ target: 'prod', rootDir: dir, quiet: true, env: {} });
+        assert.equal(first.cached, false);
+        const again = await buildChannel({ target: 'prod', rootDir: dir, quiet: true, env: {} });
+        assert.equal(again.cached, true);
+        assert.deepEqual(await entries(again.zipPath), await entries(first.zipPath));
+
+        fs.writeFileSync(path.join(dir, 'source', 'main.bs'), 'function main() as void\n    print "second"\nend function\n');
+        const changed = await buildChannel({ target: 'prod', rootDir: dir, quiet: true, env: {} });
+        assert.equal(changed.cached, false);
+        assert.match((await entries(changed.zipPath))['source/main.brs'] ?? '', /"second"/);
+
+        // The channel config is written after the compile: a new environment reuses the compile and still lands in the zip.
+        const otherEnv = await buildChannel({ target: 'prod', rootDir: dir, quiet: true, env: { RELAY_URL: 'https://relay.example.com' } });
+        assert.equal(otherEnv.cached, true);
+        assert.match((await entries(otherEnv.zipPath))['config/channel.json'] ?? '', /relay\.example\.com/);
+
+        const uncached = await buildChannel({ target: 'prod', rootDir: dir, quiet: true, env: {}, cache: false });
+        assert.equal(uncached.cached, false);
+    });
+
+    it('never stores a build that failed: fixing the file compiles again', async () => {
+        const dir = project('cache-fail', {
+            manifest: MANIFEST,
+            'bsconfig.json': PROD_CONFIG,
+            'bslint.json': JSON.stringify({ rules: { 'unused-variable': 'error' } }),
+            'source/main.bs': 'function main() as void\n    unused = 1\nend function\n'
+        });
+        await assert.rejects(buildChannel({ target: 'prod', rootDir: dir, quiet: true, env: {} }), BuildError);
+        await assert.rejects(buildChannel({ target: 'prod', rootDir: dir, quiet: true, env: {} }), BuildError, 'the same broken inputs fail again');
+        fs.writeFileSync(path.join(dir, 'source', 'main.bs'), 'function main() as void\n    print "fixed"\nend function\n');
+        const fixed = await buildChannel({ target: 'prod', rootDir: dir, quiet: true, env: {} });
+        assert.equal(fixed.cached, false);
+        fs.writeFileSync(path.join(dir, 'bslint.json'), JSON.stringify({ rules: { 'unused-variable': 'error', 'eol-last': 'error' } }));
+        const newLint = await buildChannel({ target: 'prod', rootDir: dir, quiet: true, env: {} });
+        assert.equal(newLint.cached, false, 'a changed bslint config is a new key');
+    });
+});
