@@ -1,14 +1,16 @@
 /**
- * Load benchmark: the relay in front of the Cleeng emulator, both on loopback in this process.
- *   npx ts-node bench/relay-load.ts [--receipts 2000] [--concurrency 50] [--duration-ms 30000]
- *                                   [--duplicate-ratio 0.05] [--json]
+ * Load benchmark: the relay in front of a counting Cleeng stand-in, on loopback in this process,
+ * with the in-memory store or a real redis-server (started here on an ephemeral port).
+ *   npx ts-node bench/relay-load.ts [--store memory|redis] [--receipts 2000] [--concurrency 50]
+ *                                   [--duration-ms 30000] [--duplicate-ratio 0.05] [--json]
  * Sends `receipts` distinct receipts (plus a share of re-sends of already-sent purchaseIds) with a
  * fixed number of concurrent clients, stops starting new ones after `durationMs`, then checks at
- * the emulator that every accepted purchaseId arrived exactly once.
+ * the stand-in that every accepted purchaseId arrived exactly once.
  */
 import * as http from 'node:http';
-import { startCleengEmulator } from '../emulators/cleeng';
 import { startRelay } from '../relay';
+import { startCleengDouble } from '../test/relay/cleeng-double';
+import { startTestRedis, TestRedis } from '../test/relay/redis-server';
 
 export interface RelayBenchOptions {
     /** Distinct receipts to send. Default 2000. */
@@ -19,6 +21,10 @@ export interface RelayBenchOptions {
     durationMs?: number;
     /** Extra re-sends of already-sent purchaseIds, as a share of `receipts`. Default 0.05. */
     duplicateRatio?: number;
+    /** The relay's shared store. Default memory. */
+    store?: 'memory' | 'redis';
+    /** Reuse a running redis-server (the bench runs several rows against one). */
+    redisUrl?: string;
 }
 
 export interface RelayBenchResult {
@@ -45,6 +51,7 @@ export interface RelayBenchResult {
     /** True when distinctAtEmulator == distinctSent, lost == 0 and doubled == 0. */
     consistent: boolean;
     concurrency: number;
+    store: 'memory' | 'redis';
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -79,13 +86,22 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Relay
     const duplicates = Math.floor(receipts * (opts.duplicateRatio ?? 0.05));
     const token = `bench-publisher-token-${process.pid}`;
 
-    const emu = await startCleengEmulator({ publisherToken: token, grantDelayMs: { min: 10, max: 50 } });
+    const store = opts.store ?? 'memory';
+    const emu = await startCleengDouble({ publisherToken: token });
+    let ownRedis: TestRedis | undefined;
+    let redisUrl = opts.redisUrl;
+    if (store === 'redis' && !redisUrl) {
+        ownRedis = await startTestRedis();
+        redisUrl = ownRedis.url;
+    }
     const relay = await startRelay({
         publisherToken: token,
         cleengRokuPaymentUrl: `${emu.url}/roku/payment`,
         cleengJsonRpcUrl: `${emu.url}/3.0/json-rpc`,
+        redisUrl: store === 'redis' ? redisUrl : undefined,
         port: 0,
-        rateLimit: { perIp: 0, perEmail: 0 },
+        // All clients share 127.0.0.1: the per-IP limit is off; the per-(email, client) budget is on.
+        rateLimit: { perIp: 0 },
         retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 200 },
         logSink: () => {},
     });
@@ -96,7 +112,7 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Relay
     const plan: { purchaseId: string; body: string }[] = [];
     const bodies: { purchaseId: string; body: string }[] = [];
     for (let i = 0; i < receipts; i++) {
-        const purchaseId = `bench-${process.pid}-${i}`;
+        const purchaseId = `bench-${process.pid}-${store}-${concurrency}-${Date.now()}-${i}`;
         const body = JSON.stringify({
             customerEmail: `bench${i}@example.com`,
             offerId: 'S123123123_US',
@@ -141,13 +157,9 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Relay
     try {
         await Promise.all(Array.from({ length: concurrency }, () => worker()));
         const elapsedMs = performance.now() - started;
-        const posts = emu.requests.filter((r) => r.path === '/roku/payment');
-        const perId = new Map<string, number>();
-        for (const p of posts) {
-            const id = (p.json as { order?: { purchaseId?: string } } | undefined)?.order?.purchaseId ?? '';
-            perId.set(id, (perId.get(id) ?? 0) + 1);
-        }
-        const distinctAtEmulator = emu.purchases().length;
+        const perId = emu.posts;
+        const posts = [...perId.values()].reduce((s, n) => s + n, 0);
+        const distinctAtEmulator = perId.size;
         let lost = 0;
         for (const id of acceptedIds) {
             if (!perId.has(id)) {
@@ -169,17 +181,19 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Relay
             p50Ms: Math.round(percentile(latencies, 50) * 100) / 100,
             p99Ms: Math.round(percentile(latencies, 99) * 100) / 100,
             maxMs: Math.round((latencies[latencies.length - 1] ?? 0) * 100) / 100,
-            upstreamPosts: posts.length,
+            upstreamPosts: posts,
             distinctAtEmulator,
             lost,
             doubled,
             consistent: distinctAtEmulator === sentIds.size && lost === 0 && doubled === 0,
             concurrency,
+            store,
         };
     } finally {
         agent.destroy();
         await relay.close();
         await emu.close();
+        await ownRedis?.stop();
     }
 }
 
@@ -194,6 +208,7 @@ if (require.main === module) {
         concurrency: num('concurrency'),
         durationMs: num('duration-ms'),
         duplicateRatio: num('duplicate-ratio'),
+        store: args.includes('redis') ? 'redis' : 'memory',
     }).then(
         (r) => {
             if (args.includes('--json')) {
@@ -201,7 +216,7 @@ if (require.main === module) {
             } else {
                 process.stdout.write(
                     [
-                        `relay load: ${r.sent} requests (${r.distinctSent} distinct receipts + ${r.duplicatesSent} re-sends), concurrency ${r.concurrency}`,
+                        `relay load (${r.store} store): ${r.sent} requests (${r.distinctSent} distinct receipts + ${r.duplicatesSent} re-sends), concurrency ${r.concurrency}`,
                         `  throughput  ${r.throughputRps} req/s over ${r.elapsedMs} ms`,
                         `  latency     p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms`,
                         `  answers     ${JSON.stringify(r.statusCounts)}`,

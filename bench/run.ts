@@ -82,18 +82,35 @@ export async function benchTests(): Promise<BenchRow[]> {
 
 export async function benchRelay(): Promise<BenchRow[]> {
     const { runRelayBench } = await import('./relay-load');
-    const r = await runRelayBench({});
-    return [
-        { section: 'relay', metric: `throughput (${r.sent} receipts, loopback)`, value: `${r.throughputRps.toFixed(0)} req/s` },
-        { section: 'relay', metric: 'latency p50 / p99', value: `${r.p50Ms.toFixed(0)} ms / ${r.p99Ms.toFixed(0)} ms` },
-        {
-            section: 'relay',
-            metric: 'receipts lost / doubled',
-            value: `${r.lost} / ${r.doubled}`,
-            goal: '0 / 0',
-            ok: r.lost === 0 && r.doubled === 0
+    const { startTestRedis } = await import('../test/relay/redis-server');
+    const redis = await startTestRedis();
+    const rows: BenchRow[] = [];
+    try {
+        // The in-memory store and Redis side by side, in the same run, at 10, 50 and 200 connections.
+        for (const store of ['memory', 'redis'] as const) {
+            for (const concurrency of [10, 50, 200]) {
+                const r = await runRelayBench({ store, concurrency, receipts: 3000, redisUrl: redis.url });
+                const goal = store === 'redis' && concurrency === 50;
+                rows.push({
+                    section: 'relay',
+                    metric: `${store}, ${concurrency} connections: receipts/s, p50 / p99 (${r.sent} receipts)`,
+                    value: `${r.throughputRps.toFixed(0)}/s, ${r.p50Ms.toFixed(1)} / ${r.p99Ms.toFixed(1)} ms${r.failed > 0 ? `, ${r.failed} not 200` : ''}`,
+                    goal: goal ? '>= 2000/s, p99 < 50 ms' : undefined,
+                    ok: goal ? r.throughputRps >= 2000 && r.p99Ms < 50 : undefined
+                });
+                rows.push({
+                    section: 'relay',
+                    metric: `${store}, ${concurrency} connections: receipts lost / doubled`,
+                    value: `${r.lost} / ${r.doubled}`,
+                    goal: '0 / 0',
+                    ok: r.lost === 0 && r.doubled === 0 && r.consistent
+                });
+            }
         }
-    ];
+    } finally {
+        await redis.stop();
+    }
+    return rows;
 }
 
 export async function benchEntitlement(): Promise<BenchRow[]> {

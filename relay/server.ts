@@ -514,8 +514,7 @@ export class RelayServer {
             const { outcome, ambiguous } = await forward(() => this.store.markPosting(key, lock, Date.now()));
             if (outcome.status === 200) {
                 await this.store.accept(key, lock, Date.now());
-                log.info({ idempotency: 'accepted' }, 'receipt accepted by Cleeng');
-                return outcome;
+                return { ...outcome, detail: 'cleeng-accepted' };
             }
             keepPosting = ambiguous;
             await this.store.release(key, lock, ambiguous);

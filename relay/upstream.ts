@@ -128,13 +128,24 @@ export class Upstream {
                 return { kind: 'failed', reason: 'aborted' };
             }
             await onSend?.();
-            const timeout = AbortSignal.timeout(this.cfg.upstreamTimeoutMs);
+            // The attempt's own timeout starts here, once it holds a slot; shutdown aborts it too.
+            const ac = new AbortController();
+            let timedOut = false;
+            const timer = setTimeout(() => {
+                timedOut = true;
+                ac.abort();
+            }, this.cfg.upstreamTimeoutMs);
+            const onShutdown = (): void => ac.abort();
+            this.signal.addEventListener('abort', onShutdown, { once: true });
             try {
-                const res = await fetch(url, { method, headers, body, signal: AbortSignal.any([timeout, this.signal]), redirect: 'manual' });
+                const res = await fetch(url, { method, headers, body, signal: ac.signal, redirect: 'manual' });
                 const text = await res.text();
                 return { kind: 'answer', status: res.status, text };
             } catch {
-                return { kind: 'failed', reason: this.signal.aborted ? 'aborted' : timeout.aborted ? 'timeout' : 'network' };
+                return { kind: 'failed', reason: this.signal.aborted ? 'aborted' : timedOut ? 'timeout' : 'network' };
+            } finally {
+                clearTimeout(timer);
+                this.signal.removeEventListener('abort', onShutdown);
             }
         } finally {
             this.slots.release();
