@@ -20,6 +20,7 @@ import {
     type ScriptContext
 } from './lib/device';
 import { parseArgs } from 'util';
+import { checkProductionStaging, loadEnv, scanZipForSecrets } from './build';
 
 export const HELP = `usage: npm run package -- [options]
 
@@ -79,7 +80,7 @@ export interface PackageResult {
     version: string;
 }
 
-export async function packageChannel(opts: { stagingDir: string; build: string; out?: string; cwd: string }): Promise<PackageResult> {
+export async function packageChannel(opts: { stagingDir: string; build: string; out?: string; cwd: string; env?: NodeJS.ProcessEnv }): Promise<PackageResult> {
     const manifestPath = path.join(opts.stagingDir, 'manifest');
     if (!fs.existsSync(manifestPath)) {
         throw new UsageError(`${opts.stagingDir} has no manifest: not a channel folder`);
@@ -87,7 +88,16 @@ export async function packageChannel(opts: { stagingDir: string; build: string; 
     const manifest = parseManifestText(fs.readFileSync(manifestPath, 'utf8'));
     const version = `${manifest.major_version ?? '0'}.${manifest.minor_version ?? '0'}.${opts.build}`;
     const zipPath = path.resolve(opts.cwd, opts.out ?? path.join('out', 'package', `${slug(manifest.title ?? 'channel')}-${version}.zip`));
+    // The same production checks and secret scan as `npm run build`, whatever the input (D1).
+    const problems = checkProductionStaging(opts.stagingDir);
+    if (problems.length > 0) {
+        throw new UsageError('package refused: it contains things a viewer must not get', problems);
+    }
     const zip = await deterministicZip(opts.stagingDir, (rel, data) => (rel === 'manifest' ? Buffer.from(setBuildVersion(data.toString('utf8'), opts.build), 'utf8') : data));
+    const findings = await scanZipForSecrets(zip, { ...loadEnv(opts.cwd), ...(opts.env ?? {}) });
+    if (findings.length > 0) {
+        throw new UsageError('package refused: the package contains a configured secret', findings);
+    }
     fs.mkdirSync(path.dirname(zipPath), { recursive: true });
     fs.writeFileSync(zipPath, zip);
     return { zipPath, sha256: sha256(zip), bytes: zip.length, version };
@@ -134,7 +144,7 @@ export async function run(argv: string[], ctx: ScriptContext): Promise<number> {
         } else {
             stagingDir = (await buildProjectChannel(ctx, 'prod')).stagingDir;
         }
-        const result = await packageChannel({ stagingDir, build, out: str(values, 'out'), cwd: ctx.cwd });
+        const result = await packageChannel({ stagingDir, build, out: str(values, 'out'), cwd: ctx.cwd, env: ctx.env });
         ctx.stdout(`✔ ${path.relative(ctx.cwd, result.zipPath) || result.zipPath}  version ${result.version}  ${result.bytes} bytes  sha256 ${result.sha256}\n`);
         return 0;
     } catch (err) {
