@@ -5,7 +5,6 @@
  * Fails on any compiler or bslint error or warning, printing file:line for each.
  */
 import { DiagnosticSeverity, ProgramBuilder } from 'brighterscript';
-import * as dotenv from 'dotenv';
 import * as fs from 'fs';
 import * as path from 'path';
 import { zipFolder } from './lib/zip';
@@ -13,7 +12,9 @@ import { cacheEnabled, compileKey, restoreCompile, storeCompile } from './lib/bu
 import { channelConfigFromEnv } from './lib/channel-config';
 import { collectSecretsFromEnv, scanForSecrets } from './lib/secret-scan';
 import { flagValue } from './lib/args';
+import { loadEnv as readEnvFiles } from './lib/env';
 import { applySimulatorTransforms } from './lib/sim-transforms';
+import { ensureGenerated } from '../contract/generate';
 import JSZip from 'jszip';
 
 /**
@@ -59,11 +60,9 @@ export class BuildError extends Error {
 
 const repoRoot = path.resolve(__dirname, '..');
 
-/** process.env over an untracked .env in the project root (real variables win). */
+/** process.env over an untracked .env in the project root (real variables win; empty = not set). */
 export function loadEnv(rootDir: string): NodeJS.ProcessEnv {
-    const file = path.join(rootDir, '.env');
-    const fromFile = fs.existsSync(file) ? dotenv.parse(fs.readFileSync(file)) : {};
-    return { ...fromFile, ...process.env };
+    return readEnvFiles({ cwd: rootDir }).env;
 }
 
 /** The parts of a bsc diagnostic we print. */
@@ -181,6 +180,8 @@ export async function buildChannel(opts: BuildOptions): Promise<BuildResult> {
     const env = opts.env ?? loadEnv(rootDir);
     // Fails early (before compiling) on a config that must not be built, e.g. direct mode in production.
     const channelConfig = channelConfigFromEnv(env, target);
+    // The channel's copy of the contract (source/generated/Contract.bs) must exist before bsc runs.
+    await ensureGenerated();
     const zipPath = path.resolve(rootDir, opts.outFile ?? path.join('out', `${variant}.zip`));
     // One staging folder per output, so builds of different outputs can run side by side.
     const stagingDir = path.join(rootDir, 'out', 'staging', opts.outFile ? path.basename(zipPath, '.zip') : variant);

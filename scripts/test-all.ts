@@ -21,6 +21,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { buildChannel, BuildError } from './build';
 import { parseRooibosOutputDetailed, toJUnitXml } from './lib/rooibos-output';
+import { ensureGenerated } from '../contract/generate';
 
 const root = path.resolve(__dirname, '..');
 const resultsDir = path.join(root, 'out', 'test-results');
@@ -285,6 +286,8 @@ async function main(): Promise<number> {
     const started = Date.now();
     const files = opts.paths.length > 0 ? opts.paths.flatMap((p) => findNodeTests(path.resolve(root, p))) : findNodeTests();
     fs.mkdirSync(resultsDir, { recursive: true });
+    // Generated contract code (contract/generated, source/generated) before the type check and builds.
+    await ensureGenerated();
 
     const allKinds: Kind[] = [
         { kind: 'typecheck', title: 'typecheck (tsc)', run: (out) => check('typecheck', out, async () => (await run(bin('tsc'), ['--noEmit', '-p', '.'], out)) === 0) },
