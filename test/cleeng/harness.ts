@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { buildChannel } from '../../scripts/build';
 import { runInSimulator, type SimulatorResult } from '../../scripts/lib/simulator';
+import type { ChannelConfig } from '../../contract/generated';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -15,6 +16,7 @@ export const repoRoot = path.resolve(__dirname, '..', '..');
 const FROM_REPO: { from: string; to: string }[] = [
     { from: 'source/records/Records.bs', to: 'source/records/Records.bs' },
     { from: 'source/lib/OfferMapping.bs', to: 'source/lib/OfferMapping.bs' },
+    { from: 'source/generated/Contract.bs', to: 'source/generated/Contract.bs' },
     { from: 'components/CleengService/CleengService.xml', to: 'components/CleengService/CleengService.xml' },
     { from: 'components/CleengService/CleengService.bs', to: 'components/CleengService/CleengService.bs' }
 ];
@@ -33,8 +35,8 @@ const BSCONFIG = {
 const MANIFEST = 'title=Cleeng Harness\nmajor_version=1\nminor_version=0\nbuild_version=0\nui_resolutions=fhd\n';
 
 export interface HarnessConfigs {
-    /** file name under config/ -> the `channel.json`-shaped document. */
-    [file: string]: unknown;
+    /** file name under config/ -> the `channel.json` document (unknown: tests also write broken ones). */
+    [file: string]: ChannelConfig | unknown;
 }
 
 export interface Harness {
@@ -60,7 +62,7 @@ export interface HarnessRun {
 }
 
 /** The relay-mode config document as scripts/lib/channel-config.ts writes it. */
-export function relayConfig(relayUrl: string, timeoutMs = 4000): unknown {
+export function relayConfig(relayUrl: string, timeoutMs = 4000): ChannelConfig {
     return {
         environment: 'local',
         cleeng: { mode: 'relay', relayUrl, apiUrl: relayUrl, jsonRpcUrl: `${relayUrl}/3.0/json-rpc`, publisherToken: '', timeoutMs },
@@ -69,7 +71,7 @@ export function relayConfig(relayUrl: string, timeoutMs = 4000): unknown {
 }
 
 /** The direct-mode (sandbox test build) config document. */
-export function directConfig(baseUrl: string, publisherToken: string, timeoutMs = 4000): unknown {
+export function directConfig(baseUrl: string, publisherToken: string, timeoutMs = 4000): ChannelConfig {
     return {
         environment: 'sandbox',
         cleeng: { mode: 'direct', relayUrl: '', apiUrl: baseUrl, jsonRpcUrl: `${baseUrl}/3.0/json-rpc`, publisherToken, timeoutMs },
