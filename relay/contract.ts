@@ -1,9 +1,20 @@
 /**
- * The wire contract shared by the relay (relay/server.ts) and the Cleeng emulator
- * (emulators/cleeng/emulator.ts): request/response types and their validation.
- * Nothing in here does I/O.
+ * The relay's request/response types and their validation. The rules it shares with the channel
+ * (email and offer patterns, limits, error codes and messages) come from the contract
+ * (contract/, generated into contract/generated) and are re-exported here. Nothing in here does I/O.
  */
 import { isIP } from 'node:net';
+import {
+    RELAY_ERROR_MESSAGES,
+    isValidEmail,
+    isOfferId,
+    offerIdToRokuProductCode,
+    MAX_PURCHASE_ID_LENGTH,
+    MAX_ATTESTATION_TOKEN_LENGTH,
+    MAX_NONCE_LENGTH,
+    MAX_QTY,
+    type RelayErrorCode
+} from '../contract/generated';
 
 // ---------------------------------------------------------------------------------------------
 // Cleeng's own contract (POST /roku/payment, JSON-RPC 3.0)
@@ -137,27 +148,9 @@ export interface HealthResponse {
     ok: true;
 }
 
-export type RelayErrorCode =
-    | 'INVALID_REQUEST'
-    | 'PAYLOAD_TOO_LARGE'
-    | 'NOT_FOUND'
-    | 'METHOD_NOT_ALLOWED'
-    | 'RATE_LIMITED'
-    | 'ATTESTATION_INVALID'
-    | 'TRANSACTION_NOT_VERIFIED'
-    | 'ROKU_UNAVAILABLE'
-    | 'CLEENG_INVALID'
-    | 'CLEENG_AUTH'
-    | 'CLEENG_REJECTED'
-    | 'CLEENG_UNAVAILABLE'
-    | 'CLEENG_ERROR'
-    | 'SHUTTING_DOWN'
-    | 'PURCHASE_OWNED'
-    | 'UPSTREAM_BUSY'
-    | 'STORE_UNAVAILABLE'
-    | 'ATTESTATION_REQUIRED'
-    | 'PROOF_REQUIRED'
-    | 'INTERNAL';
+/** Every relay error code: contract/relay/errors.json (generated into contract/generated). */
+export type { RelayErrorCode } from '../contract/generated';
+export { RELAY_ERROR_MESSAGES, RELAY_ERRORS, RELAY_ERROR_CODES, errorClass } from '../contract/generated';
 
 /** Every non-2xx answer of the relay. */
 export interface RelayErrorBody {
@@ -169,30 +162,6 @@ export interface RelayErrorBody {
     };
     requestId: string;
 }
-
-/** Generic, client-safe messages (never echo upstream text or secrets). */
-export const RELAY_ERROR_MESSAGES: Record<RelayErrorCode, string> = {
-    INVALID_REQUEST: 'The request is invalid.',
-    PAYLOAD_TOO_LARGE: 'The request body is too large.',
-    NOT_FOUND: 'Not found.',
-    METHOD_NOT_ALLOWED: 'Method not allowed.',
-    RATE_LIMITED: 'Too many requests; retry later.',
-    ATTESTATION_INVALID: 'The device proof was not accepted.',
-    TRANSACTION_NOT_VERIFIED: 'The store transaction could not be verified.',
-    ROKU_UNAVAILABLE: 'The store could not be reached; retry later.',
-    CLEENG_INVALID: 'The subscription service refused the request as invalid.',
-    CLEENG_AUTH: 'The service is misconfigured.',
-    CLEENG_REJECTED: 'The subscription service rejected the purchase.',
-    CLEENG_UNAVAILABLE: 'The subscription service is unavailable; retry later.',
-    CLEENG_ERROR: 'The subscription service answered with an error.',
-    SHUTTING_DOWN: 'The service is restarting; retry later.',
-    PURCHASE_OWNED: 'This purchase belongs to another account.',
-    UPSTREAM_BUSY: 'The service is busy; retry later.',
-    STORE_UNAVAILABLE: 'The service is temporarily unavailable; retry later.',
-    ATTESTATION_REQUIRED: 'A device proof is required.',
-    PROOF_REQUIRED: 'A check token or a device proof is required.',
-    INTERNAL: 'Internal error.',
-};
 
 export function relayError(code: RelayErrorCode, requestId: string, fields?: Record<string, string>): RelayErrorBody {
     const error: RelayErrorBody['error'] = { code, message: RELAY_ERROR_MESSAGES[code] };
@@ -208,20 +177,17 @@ export function relayError(code: RelayErrorCode, requestId: string, fields?: Rec
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; fields: Record<string, string> };
 
-/** Cleeng offer IDs: S subscription, P pass, E event, R rental, A single item; 9 digits; `_`; country. */
-export const OFFER_ID_PATTERN = /^[SPERA]\d{9}_[A-Z]{2}$/;
-/** Deliberately simple: one @, no spaces, a dot in the domain. */
-export const EMAIL_PATTERN = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
-export const MAX_EMAIL_LENGTH = 254;
-export const MAX_PURCHASE_ID_LENGTH = 1024;
-export const MAX_ATTESTATION_TOKEN_LENGTH = 8192;
-export const MAX_NONCE_LENGTH = 256;
-export const MAX_QTY = 1000;
-
-/** Roku does not allow `_` in product IDs: offer `S123123123_US` is product `S123123123-US`. */
-export function offerIdToRokuProductCode(offerId: string): string {
-    return offerId.replace(/_/g, '-');
-}
+// The rules shared with the channel live in the contract (contract/common.schema.json).
+export {
+    OFFER_ID_PATTERN,
+    EMAIL_PATTERN,
+    MAX_EMAIL_LENGTH,
+    MAX_PURCHASE_ID_LENGTH,
+    MAX_ATTESTATION_TOKEN_LENGTH,
+    MAX_NONCE_LENGTH,
+    MAX_QTY,
+    offerIdToRokuProductCode
+} from '../contract/generated';
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
     return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -295,7 +261,7 @@ function checkEmail(fields: Record<string, string>, name: string, v: unknown): v
     }
     if (typeof v !== 'string') {
         fields[name] = v === undefined ? 'is required' : 'must be a string';
-    } else if (v.length > MAX_EMAIL_LENGTH || !EMAIL_PATTERN.test(v)) {
+    } else if (!isValidEmail(v)) {
         fields[name] = 'must be an email address';
     }
 }
@@ -306,7 +272,7 @@ function checkOfferId(fields: Record<string, string>, name: string, v: unknown):
     }
     if (typeof v !== 'string') {
         fields[name] = v === undefined ? 'is required' : 'must be a string';
-    } else if (!OFFER_ID_PATTERN.test(v)) {
+    } else if (!isOfferId(v)) {
         fields[name] = 'must be a Cleeng offer ID like S123456789_US';
     }
 }

@@ -10,25 +10,21 @@
  * CLEENG_PUBLISHER_TOKEN    publisher token (direct mode only; refused in production builds)
  * CLEENG_TIMEOUT_MS         per-request timeout in the channel      (default 10000)
  * OFFER_OVERRIDES           JSON {"roku-code": "S123456789_US"} for products that break the "_"->"-" rule
+ *
+ * An empty variable counts as not set (a copied .env.example has every name, all empty). The
+ * document's shape, bounds and offer rule are the contract's (contract/channel-config.schema.json);
+ * the result is checked against that schema before it is returned.
  */
-export type ChannelEnv = 'local' | 'sandbox' | 'production';
-export type CleengMode = 'relay' | 'direct';
+import { CHANNEL_CONFIG_SCHEMA, isOfferId, validateChannelConfig, type ChannelConfig } from '../../contract/generated';
 
-export interface ChannelConfig {
-    environment: ChannelEnv;
-    cleeng: {
-        mode: CleengMode;
-        relayUrl: string;
-        apiUrl: string;
-        jsonRpcUrl: string;
-        /** Direct mode only, never in a production build. */
-        publisherToken: string;
-        timeoutMs: number;
-    };
-    offers: {
-        overrides: Record<string, string>;
-    };
-}
+export type { ChannelConfig } from '../../contract/generated';
+export type ChannelEnv = ChannelConfig['environment'];
+export type CleengMode = ChannelConfig['cleeng']['mode'];
+
+const CLEENG = CHANNEL_CONFIG_SCHEMA.properties.cleeng.properties;
+const ENVIRONMENTS: readonly string[] = CHANNEL_CONFIG_SCHEMA.properties.environment.enum;
+const MODES: readonly string[] = CLEENG.mode.enum;
+const TIMEOUT = CLEENG.timeoutMs;
 
 export class ConfigError extends Error {}
 
@@ -49,14 +45,16 @@ function checkUrl(name: string, value: string): void {
 }
 
 /** Builds the channel config from the environment. `target` is the build target. */
-export function channelConfigFromEnv(env: NodeJS.ProcessEnv, target: 'prod' | 'test' | 'e2e'): ChannelConfig {
-    const environment = (env.CHANNEL_ENV ?? 'local') as ChannelEnv;
-    if (!['local', 'sandbox', 'production'].includes(environment)) {
-        throw new ConfigError(`CHANNEL_ENV must be local, sandbox or production, not "${environment}"`);
+export function channelConfigFromEnv(rawEnv: NodeJS.ProcessEnv, target: 'prod' | 'test' | 'e2e'): ChannelConfig {
+    // Empty means not set.
+    const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== undefined && v !== ''));
+    const environment = (env.CHANNEL_ENV ?? CHANNEL_CONFIG_SCHEMA.properties.environment.default) as ChannelEnv;
+    if (!ENVIRONMENTS.includes(environment)) {
+        throw new ConfigError(`CHANNEL_ENV must be ${ENVIRONMENTS.join(', ')}, not "${environment}"`);
     }
-    const mode = (env.CLEENG_MODE ?? 'relay') as CleengMode;
-    if (mode !== 'relay' && mode !== 'direct') {
-        throw new ConfigError(`CLEENG_MODE must be relay or direct, not "${mode}"`);
+    const mode = (env.CLEENG_MODE ?? CLEENG.mode.default) as CleengMode;
+    if (!MODES.includes(mode)) {
+        throw new ConfigError(`CLEENG_MODE must be ${MODES.join(' or ')}, not "${mode}"`);
     }
     if (mode === 'direct' && (target === 'prod' || environment === 'production')) {
         throw new ConfigError(
@@ -82,9 +80,9 @@ export function channelConfigFromEnv(env: NodeJS.ProcessEnv, target: 'prod' | 't
     if (mode === 'direct' && !publisherToken) {
         throw new ConfigError('CLEENG_MODE=direct needs CLEENG_PUBLISHER_TOKEN (sandbox token, test builds only)');
     }
-    const timeoutMs = Number(env.CLEENG_TIMEOUT_MS ?? 10000);
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 1000 || timeoutMs > 120000) {
-        throw new ConfigError('CLEENG_TIMEOUT_MS must be a whole number of milliseconds between 1000 and 120000');
+    const timeoutMs = Number(env.CLEENG_TIMEOUT_MS ?? TIMEOUT.default);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < TIMEOUT.minimum || timeoutMs > TIMEOUT.maximum) {
+        throw new ConfigError(`CLEENG_TIMEOUT_MS must be a whole number of milliseconds between ${TIMEOUT.minimum} and ${TIMEOUT.maximum}`);
     }
     let overrides: Record<string, string> = {};
     if (env.OFFER_OVERRIDES) {
@@ -94,10 +92,16 @@ export function channelConfigFromEnv(env: NodeJS.ProcessEnv, target: 'prod' | 't
             throw new ConfigError('OFFER_OVERRIDES must be JSON like {"roku-code": "S123456789_US"}');
         }
         for (const [code, offerId] of Object.entries(overrides)) {
-            if (typeof offerId !== 'string' || !/^[SPERA]\d{9}_[A-Z]{2}$/.test(offerId)) {
+            if (!isOfferId(offerId)) {
                 throw new ConfigError(`OFFER_OVERRIDES maps ${code} to "${String(offerId)}", which is not a Cleeng offer ID (like S123456789_US)`);
             }
         }
     }
-    return { environment, cleeng: { mode, relayUrl, apiUrl, jsonRpcUrl, publisherToken, timeoutMs }, offers: { overrides } };
+    const config: ChannelConfig = { environment, cleeng: { mode, relayUrl, apiUrl, jsonRpcUrl, publisherToken, timeoutMs }, offers: { overrides } };
+    const checked = validateChannelConfig(config);
+    if (!checked.ok) {
+        const problems = Object.entries(checked.fields).map(([k, v]) => `${k} ${v}`);
+        throw new ConfigError(`the channel config does not match contract/channel-config.schema.json: ${problems.join('; ')}`);
+    }
+    return config;
 }

@@ -1,5 +1,5 @@
 /**
- * Settings of the device scripts: real environment variables first, then an untracked `.env` file
+ * Settings of the build and device scripts: real environment variables first, then an untracked `.env` file
  * (dotenv), then command-line flags on top (flags are applied by the callers).
  *
  *   ROKU_HOST               IP or name of the Roku (developer mode on)
@@ -10,7 +10,7 @@
  *   ROKU_CONSOLE_PORT       BrightScript console port (default 8085)
  *   ROKU_TEST_TIMEOUT       npm run test:device time limit (default 300s)
  */
-import { config as dotenvConfig } from 'dotenv';
+import * as dotenv from 'dotenv';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -35,29 +35,37 @@ export interface LoadedEnv {
 
 /**
  * Reads `<cwd>/.env` (or `envFile`) into a copy of `env`, never overriding a variable that is
- * already set. `process.env` itself is not modified.
+ * already set. `process.env` itself is not modified. An empty value, in the file or in the real
+ * environment, means "not set": it is left out of the result (a copied .env.example has every
+ * name with an empty value, and must behave like no file at all).
  */
 export function loadEnv(opts: { cwd?: string; envFile?: string; env?: NodeJS.ProcessEnv } = {}): LoadedEnv {
-    const base = opts.env ?? process.env;
-    const merged: NodeJS.ProcessEnv = { ...base };
+    const base = withoutEmpty(opts.env ?? process.env);
     const file = opts.envFile ? path.resolve(opts.cwd ?? process.cwd(), opts.envFile) : path.join(opts.cwd ?? process.cwd(), '.env');
     if (!fs.existsSync(file)) {
         if (opts.envFile) {
             throw new Error(`env file not found: ${file}`);
         }
-        return { env: merged };
+        return { env: base };
     }
-    const result = dotenvConfig({ path: file, processEnv: merged as Record<string, string>, override: false, quiet: true });
-    if (result.error) {
-        throw new Error(`could not read ${file}: ${result.error.message}`);
+    let parsed: Record<string, string>;
+    try {
+        parsed = dotenv.parse(fs.readFileSync(file));
+    } catch (e) {
+        throw new Error(`could not read ${file}: ${(e as Error).message}`);
     }
-    // An empty value in the file (as in .env.example) means "not set".
-    for (const key of Object.keys(result.parsed ?? {})) {
-        if (merged[key] === '' && base[key] === undefined) {
-            delete merged[key];
+    return { env: { ...withoutEmpty(parsed), ...base }, file };
+}
+
+/** A copy of `env` without its empty (or undefined) values. */
+export function withoutEmpty(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    const out: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(env)) {
+        if (v !== undefined && v !== '') {
+            out[k] = v;
         }
     }
-    return { env: merged, file };
+    return out;
 }
 
 /** Parses a port from a flag or variable; undefined/empty gives the default. */
