@@ -8,8 +8,11 @@
  *   source/generated/Contract.bs        the channel's `namespace contract` (constants, checks, interfaces)
  *   test/source/generated/ContractExamples.bs   the example bodies for Rooibos specs (test builds only)
  *
- * Generated files are not in git. `npm ci` (postinstall), `npm run build` and `npm test` run this.
- * Usage: ts-node contract/generate.ts [--check]   (--check: fail if a generated file is out of date)
+ * Generated files are not in git. `npm ci` (postinstall), `npm run build`, `npm test` and the npm
+ * scripts that import the contract (typecheck, relay, start, bench, …) run this.
+ * Usage: ts-node contract/generate.ts [--force | --check]
+ *   (no flag: generate when a contract file is newer than its output; --force: always;
+ *    --check: fail if a generated file is out of date)
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -732,8 +735,10 @@ if (require.main === module) {
             console.log('contract: generated files are up to date');
             return;
         }
-        const written = await writeGenerated();
-        console.log(written.length > 0 ? `contract: wrote ${written.join(', ')}` : 'contract: generated files are up to date');
+        const written = process.argv.includes('--force') ? await writeGenerated() : await ensureGenerated();
+        if (written.length > 0 || process.argv.includes('--force')) {
+            console.log(written.length > 0 ? `contract: wrote ${written.join(', ')}` : 'contract: generated files are up to date');
+        }
     })().catch((err: unknown) => {
         console.error(`contract generation failed: ${(err as Error).message}`);
         process.exit(1);
