@@ -41,7 +41,7 @@ describe('relay against the Cleeng emulator', () => {
             cleengAndroidPaymentUrl: `${emu.url}/android/payment`,
             cleengJsonRpcUrl: `${emu.url}/api/3.0/json-rpc`,
             port: 0,
-            upstreamTimeoutMs: 400,
+            upstreamTimeoutMs: 2_000,
             retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
             rateLimit: { perIp: 0, perEmail: 0 },
             logSink: (l) => logs.push(l),
