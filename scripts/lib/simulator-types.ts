@@ -37,8 +37,10 @@ export interface RooibosSummary {
 export interface SimulatorOptions {
     /** A channel zip (path or bytes) or a folder holding manifest + source/ + components/. */
     app: string | Buffer;
-    /** Fail with `timeout` when the app has not closed after this long. Default 60000. */
+    /** Fail with `timeout` when the app has not closed this long after it started (main() was called). Default 60000. */
     timeoutMs?: number;
+    /** Fail with `timeout` when the engine has not started the app this long after the run began. Default the larger of 120000 and timeoutMs. */
+    startupTimeoutMs?: number;
     /** Deep-link style parameters handed to main(args). */
     launchParams?: Record<string, string>;
     /** Registry to seed before the run: section -> key -> value. */

@@ -116,10 +116,25 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
         };
     });
 
-    const timer = setTimeout(() => finish('timeout', `the app did not close within ${timeoutMs} ms`), timeoutMs);
+    // The app's clock starts when the engine starts main(), so a slow host start (a busy machine,
+    // a browser starting) never eats the app's time; the host start has a ceiling of its own.
+    const startupTimeoutMs = opts.startupTimeoutMs ?? Math.max(120000, timeoutMs);
+    let timer = setTimeout(() => finish('timeout', `the simulator did not start the app within ${startupTimeoutMs} ms`), startupTimeoutMs);
+    let appStarted = false;
+    const startAppClock = (): void => {
+        if (appStarted || finished) {
+            return;
+        }
+        appStarted = true;
+        clearTimeout(timer);
+        timer = setTimeout(() => finish('timeout', `the app did not close within ${timeoutMs} ms`), timeoutMs);
+    };
 
     const onLine = (line: string): void => {
         lines.push(line);
+        if (line.startsWith('------ Running')) {
+            startAppClock();
+        }
         opts.onLine?.(line);
         if (CRASH_LINE.test(line) && !crash) {
             crash = { error: line, backtrace: [] };
@@ -185,6 +200,8 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
                 } else {
                     finish('closed', `the app closed (${reason || 'EXIT_USER_NAV'})`);
                 }
+            } else if (kind === 'started') {
+                startAppClock();
             } else if (kind === 'host-error') {
                 finish('crash', `the simulator host failed: ${String(data)}`);
             }
