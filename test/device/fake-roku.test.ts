@@ -250,18 +250,19 @@ describe('fake Roku', { timeout: 60000 }, () => {
     describe('console', () => {
         it('streams the channel\'s lines to one client; a second one is told it is in use and closed', async () => {
             const first = await connectConsole(roku.ports.console);
-            await new Promise((r) => setTimeout(r, 50)); // let the server register the first client
+            await until(() => roku.consoleConnected, 30000, 'the server to register the first client');
             const second = await connectConsole(roku.ports.console);
             await second.closed;
             assert.equal(second.text(), 'Console connection is already in use.\r\n');
             await authed(roku.ports.http, 'POST', '/plugin_install', PASSWORD, multipart({ mysubmit: 'Replace' }, { archive: helloZip }));
-            await until(() => first.text().includes('second line'), 5000, 'the runner lines on the console');
+            await until(() => first.text().includes('second line'), 30000, 'the runner lines on the console');
             assert.match(first.text(), /------ Compiling dev 'Device Test' ------\r\nfirst line\r\nsecond line\r\n/);
             first.socket.destroy();
             await first.closed;
-            // Once the first client is gone, the console is free again.
+            // Once the server has seen the first client go, the console is free again.
+            await until(() => !roku.consoleConnected, 30000, 'the server to see the first client go');
             const third = await connectConsole(roku.ports.console);
-            await new Promise((r) => setTimeout(r, 100));
+            await until(() => roku.consoleConnected, 30000, 'the server to register the third client');
             assert.doesNotMatch(third.text(), /already in use/);
             assert.equal(third.socket.destroyed, false);
             third.socket.destroy();

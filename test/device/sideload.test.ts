@@ -115,9 +115,9 @@ describe('npm run sideload', { timeout: 120000 }, () => {
     });
 
     it('still installs when the console is in use, and says why compile errors cannot be shown', async () => {
-        await until(() => !roku.consoleConnected, 5000, 'the console to be free');
+        await until(() => !roku.consoleConnected, 30000, 'the console to be free');
         const holder = net.connect(roku.ports.console, '127.0.0.1');
-        await until(() => roku.consoleConnected, 5000, 'the holder to own the console');
+        await until(() => roku.consoleConnected, 30000, 'the holder to own the console');
         try {
             const ctx = captureContext(rokuEnv(roku, PASSWORD), tempDir('cwd'));
             assert.equal(await sideload(['--staging', broken], ctx), 1);

@@ -203,7 +203,7 @@ export function fakeRunner(script: FakeRunnerScript | ((opts: SimulatorOptions) 
 }
 
 /** Waits until `check()` is true (polling), or fails after `timeoutMs`. */
-export async function until(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function until(check: () => boolean, timeoutMs = 30000, what = 'condition'): Promise<void> {
     const start = Date.now();
     while (!check()) {
         if (Date.now() - start > timeoutMs) {

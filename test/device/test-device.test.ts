@@ -59,7 +59,7 @@ describe('npm run test:device', { timeout: 120000 }, () => {
         const xml = fs.readFileSync(junit, 'utf8');
         assert.match(xml, /<testsuites name="device" tests="3" failures="0" errors="0"/);
         assert.match(xml, /<testcase classname="PurchaseFlow" name="selectPlan &gt; stores the chosen plan" file="file:\/\/pkg:\/source\/tests\/PurchaseFlow\.spec\.brs:12"\/>/);
-        await until(() => roku.keypresses.includes('Home'), 2000, 'Home');
+        await until(() => roku.keypresses.includes('Home'), 30000, 'Home');
         assert.equal(roku.running, false);
         assert.doesNotMatch(ctx.all(), new RegExp(PASSWORD));
     });
@@ -133,7 +133,7 @@ describe('npm run test:device', { timeout: 120000 }, () => {
         const started = Date.now();
         assert.equal(await testDevice(['--staging', channel, '--timeout', '1500ms'], ctx), 1);
         const elapsed = Date.now() - started;
-        assert.ok(elapsed >= 1500 && elapsed < 10000, `took ${elapsed} ms`);
+        assert.ok(elapsed >= 1500 && elapsed < 120000, `took ${elapsed} ms: --timeout, not the 300 s default`);
         const err = ctx.err.join('');
         assert.match(err, /^✖ no Rooibos result after 1\.5 s \(raise --timeout or ROKU_TEST_TIMEOUT\); last console lines:\n/);
         assert.match(err, / {4}waiting for a server that never answers\n/);
@@ -153,7 +153,7 @@ describe('npm run test:device', { timeout: 120000 }, () => {
     it('fails before installing anything when the console is in use', async () => {
         const { roku, cwd, channel, fake } = await setup({ lines: rooibosOutput(PASSING_RUN) });
         const holder = net.connect(roku.ports.console, '127.0.0.1');
-        await until(() => roku.consoleConnected, 5000, 'the holder to own the console');
+        await until(() => roku.consoleConnected, 30000, 'the holder to own the console');
         try {
             const ctx = captureContext(rokuEnv(roku, PASSWORD), cwd);
             assert.equal(await testDevice(['--staging', channel], ctx), 1);
