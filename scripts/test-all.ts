@@ -19,7 +19,6 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildChannel, BuildError } from './build';
 import { parseRooibosOutputDetailed, toJUnitXml } from './lib/rooibos-output';
 import { ensureGenerated } from '../contract/generate';
 
@@ -46,6 +45,12 @@ export interface KindResult {
 }
 
 type Log = (text: string) => void;
+
+/** A BuildError's file:line lines (./build is loaded lazily: it pulls in the compiler). */
+function diagnosticsOf(err: unknown): string[] {
+    const d = (err as { diagnostics?: unknown } | undefined)?.diagnostics;
+    return Array.isArray(d) ? d.map(String) : [];
+}
 
 /** Collects a kind's output so it prints as one block instead of interleaving with the others. */
 class Block {
@@ -150,9 +155,7 @@ async function check(kind: string, out: Block, fn: () => Promise<boolean>): Prom
     try {
         ok = await fn();
     } catch (err) {
-        if (err instanceof BuildError) {
-            err.diagnostics.forEach((d) => out.log(d));
-        }
+        diagnosticsOf(err).forEach((d) => out.log(d));
         out.log(`${kind}: ${(err as Error).message}`);
     }
     return { kind, passed: ok ? 1 : 0, failed: ok ? 0 : 1, ms: Date.now() - started };
@@ -215,6 +218,7 @@ async function rooibos(out: Block): Promise<KindResult> {
     try {
         // Loaded here: the simulator pulls in playwright-core, which nothing else in this run needs.
         const { runInSimulator } = await import('./lib/simulator');
+        const { buildChannel } = await import('./build');
         const built = await buildChannel({ target: 'test', simulator: true, quiet: true });
         const result = await runInSimulator({ app: built.zipPath, rooibos: true, timeoutMs: Number(process.env.ROOIBOS_TIMEOUT_MS ?? 300000), onLine: (l) => out.log(l) });
         const parsed = parseRooibosOutputDetailed(result.lines);
@@ -231,9 +235,7 @@ async function rooibos(out: Block): Promise<KindResult> {
         }
         return { kind: 'rooibos', passed: r.passed, failed, ms: Date.now() - started };
     } catch (err) {
-        if (err instanceof BuildError) {
-            err.diagnostics.forEach((d) => out.log(d));
-        }
+        diagnosticsOf(err).forEach((d) => out.log(d));
         out.log(`rooibos: ${(err as Error).message}`);
         return { kind: 'rooibos', passed: 0, failed: 1, ms: Date.now() - started };
     }
@@ -298,6 +300,7 @@ async function main(): Promise<number> {
             run: (out) =>
                 check('build', out, async () => {
                     // Always compiled here (no cache): this is the check that the channel builds clean.
+                    const { buildChannel } = await import('./build');
                     const r = await buildChannel({ target: 'prod', quiet: true, cache: false });
                     out.log(`production build OK: ${path.relative(root, r.zipPath)} (${(fs.statSync(r.zipPath).size / 1024).toFixed(1)} KB) in ${(r.durationMs / 1000).toFixed(1)} s`);
                     return true;
