@@ -11,24 +11,28 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, LogController } from 'fastify';
 import { RelayConfig, RelayConfigInput, resolveRelayConfig } from './config';
 import {
-    CleengAndroidPaymentRequest,
-    CleengRpcCode,
-    EntitlementCheckResponse,
-    GenerateCustomerTokenResult,
-    GetAccessStatusResult,
-    NonceResponse,
-    ReceiptRequest,
-    RelayErrorCode,
+    ENTITLEMENT_CHECK_REQUEST_SCHEMA,
+    RECEIPT_REQUEST_SCHEMA,
+    RELAY_ERRORS,
+    RELAY_ERROR_MESSAGES,
+    fieldsFromErrors,
     offerIdToRokuProductCode,
-    relayError,
-    toCleengPayment,
-} from './contract';
+    schemaValidator,
+    type EntitlementCheckAnswer,
+    type EntitlementCheckRequest,
+    type ErrorBody,
+    type NonceAnswer,
+    type ReceiptAccepted,
+    type ReceiptRequest,
+    type RelayErrorCode,
+} from '../contract/generated';
+import { CleengAndroidPaymentRequest, CleengRpcCode, GenerateCustomerTokenResult, GetAccessStatusResult, toCleengPayment } from './contract';
 import { createLogger } from './log';
 
 type Logger = FastifyBaseLogger;
 import { AttestationPolicy, issueNonce, Keys, loadAttestationKey, verifyAttestation } from './attestation';
 import { Limiter, MemoryStore, newLockId, RedisStore, RelayStore, StoreUnavailableError } from './store';
-import { androidReceiptRequestSchema, createAjv, entitlementCheckSchema, fieldsOf, receiptRequestSchema } from './schemas';
+import { androidReceiptRequestSchema, createAjv } from './schemas';
 import { PaymentOutcome, RpcOutcome, Upstream } from './upstream';
 
 export interface RelayHandle {
@@ -137,8 +141,13 @@ export class RelayServer {
             keepAliveTimeout: 5_000,
             requestTimeout: 30_000,
         });
+        // Route bodies are validated by the contract's compiled schemas (contract/generated); the
+        // Android body, which only the relay knows, by its own schema.
         const ajv = createAjv();
-        app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+        app.setValidatorCompiler(({ schema }) => {
+            const id = (schema as { $id?: string }).$id;
+            return id && id.startsWith('https://contract.') ? schemaValidator(id) : ajv.compile(schema);
+        });
         app.removeContentTypeParser('text/plain');
         app.addContentTypeParser(/^application\/[\w.-]+\+json$/i, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
         app.decorateRequest('logFields', null as unknown as Record<string, LogValue>);
@@ -189,7 +198,7 @@ export class RelayServer {
                 return this.sendError(req, reply, { status: 503, code: 'STORE_UNAVAILABLE', retryAfterSec: c.retryAfterSec });
             }
             if (err.validation) {
-                return this.sendError(req, reply, { status: 400, code: 'INVALID_REQUEST' }, fieldsOf(err.validation as never));
+                return this.sendError(req, reply, { status: 400, code: 'INVALID_REQUEST' }, fieldsFromErrors(err.validation as never));
             }
             switch (err.code) {
                 case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -231,22 +240,25 @@ export class RelayServer {
             }
         };
 
-        app.get('/healthz', async (_req, reply) => {
-            const ok = this.store.ready();
-            return reply.code(ok ? 200 : 503).send({ ok, attestationRequired: Boolean(this.attestation) });
+        app.get('/healthz', async (req, reply) => {
+            if (!this.store.ready()) {
+                req.logFields.store = 'unavailable';
+                return this.sendError(req, reply, { status: 503, code: 'STORE_UNAVAILABLE', retryAfterSec: c.retryAfterSec });
+            }
+            return reply.code(200).send({ ok: true, attestationRequired: Boolean(this.attestation) });
         });
-        app.post('/v1/nonce', { onRequest: limitIp }, async (): Promise<NonceResponse> => {
+        app.post('/v1/nonce', { onRequest: limitIp }, async (): Promise<NonceAnswer> => {
             return issueNonce(this.store, c.attestation?.nonceTtlMs ?? 120_000);
         });
-        app.post<{ Body: ReceiptRequest }>('/v1/roku/receipts', { onRequest: limitIp, schema: { body: receiptRequestSchema } }, (req, reply) => this.rokuReceipt(req, reply));
+        app.post<{ Body: ReceiptRequest }>('/v1/roku/receipts', { onRequest: limitIp, schema: { body: RECEIPT_REQUEST_SCHEMA } }, (req, reply) => this.rokuReceipt(req, reply));
         app.post<{ Body: CleengAndroidPaymentRequest }>(
             '/v1/android/receipts',
             { onRequest: limitIp, schema: { body: androidReceiptRequestSchema } },
             (req, reply) => this.androidReceipt(req, reply),
         );
-        app.post<{ Body: { customerEmail: string; offerId: string; checkToken?: string; attestation?: { token: string; nonce: string } } }>(
+        app.post<{ Body: EntitlementCheckRequest }>(
             '/v1/entitlements/check',
-            { onRequest: limitIp, schema: { body: entitlementCheckSchema } },
+            { onRequest: limitIp, schema: { body: ENTITLEMENT_CHECK_REQUEST_SCHEMA } },
             (req, reply) => this.entitlementCheck(req, reply),
         );
         return app;
@@ -323,7 +335,12 @@ export class RelayServer {
         }
         const code = o.code ?? 'INTERNAL';
         req.logFields.code = code;
-        return reply.code(o.status).send(relayError(code, req.id, fields));
+        // Status and message come from the contract's error list (contract/relay/errors.json).
+        const body: ErrorBody = { error: { code, message: RELAY_ERROR_MESSAGES[code] }, requestId: req.id };
+        if (fields && Object.keys(fields).length > 0) {
+            body.error.fields = fields;
+        }
+        return reply.code(RELAY_ERRORS[code].status).send(body);
     }
 
     private async limitEmail(req: FastifyRequest, owner: string): Promise<void> {
@@ -482,7 +499,8 @@ export class RelayServer {
         if (outcome.status !== 200) {
             return this.sendError(req, reply, outcome);
         }
-        return reply.code(200).send({ status: 'queued', purchaseId: answerPurchaseId, requestId: req.id, checkToken: await this.keys.checkToken(owner, offerId) });
+        const accepted: ReceiptAccepted = { status: 'queued', purchaseId: answerPurchaseId, requestId: req.id, checkToken: await this.keys.checkToken(owner, offerId) };
+        return reply.code(200).send(accepted);
     }
 
     private async work(
@@ -609,7 +627,7 @@ export class RelayServer {
     }
 
     private async entitlementCheck(
-        req: FastifyRequest<{ Body: { customerEmail: string; offerId: string; checkToken?: string; attestation?: { token: string; nonce: string } } }>,
+        req: FastifyRequest<{ Body: EntitlementCheckRequest }>,
         reply: FastifyReply,
     ): Promise<FastifyReply> {
         const { customerEmail, offerId, checkToken, attestation } = req.body;
@@ -637,7 +655,7 @@ export class RelayServer {
         if ('fail' in r) {
             return this.sendError(req, reply, r.fail);
         }
-        const out: EntitlementCheckResponse = {
+        const out: EntitlementCheckAnswer = {
             accessGranted: r.result.accessGranted === true,
             expiresAt: typeof r.result.expiresAt === 'number' && Number.isFinite(r.result.expiresAt) ? r.result.expiresAt : null,
         };

@@ -134,7 +134,7 @@ describe('shared state on Redis', () => {
         assert.equal(cleeng.posts.has(r.order.purchaseId), false, 'nothing forwarded without the store');
         const h = await call(relay.url, '/healthz');
         assert.equal(h.status, 503);
-        assert.equal(h.json.ok, false);
+        assert.equal(h.json.error.code, 'STORE_UNAVAILABLE');
         assert.ok(logs.some((l) => l.includes('"msg":"store unavailable"')));
     });
 

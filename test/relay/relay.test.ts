@@ -9,6 +9,7 @@ import { Keys } from '../../relay/attestation';
 import { createLogger } from '../../relay/log';
 import { validateReceiptRequest, offerIdToRokuProductCode, toCleengPayment } from '../../relay/contract';
 import { call, leaks, post, receipt, waitFor } from './helpers';
+import { validateErrorBody, validateHealthAnswer, validateReceiptAccepted } from '../../contract/generated';
 
 // One file (one ts-node compile) for the relay's contract and its configuration / building blocks.
 
@@ -73,6 +74,7 @@ describe('relay against the Cleeng emulator', () => {
             const a = await call(relay.url, '/healthz');
             assert.equal(a.status, 200);
             assert.deepEqual(a.json, { ok: true, attestationRequired: false });
+            assert.ok(validateHealthAnswer(a.json).ok);
         });
 
         test('every answer carries X-Request-Id: a valid incoming one is echoed, otherwise one is generated', async () => {
@@ -117,6 +119,7 @@ describe('relay against the Cleeng emulator', () => {
             const a = await post(relay.url, '/v1/roku/receipts', r);
             assert.equal(a.status, 200);
             assert.equal(typeof a.json.checkToken, 'string');
+            assert.ok(validateReceiptAccepted(a.json).ok, 'the answer matches the contract');
             assert.deepEqual(a.json, { status: 'queued', purchaseId: r.order.purchaseId, requestId: a.headers['x-request-id'], checkToken: a.json.checkToken });
             assert.equal(payments().length, 1);
             const sent = payments()[0]!;
@@ -173,6 +176,7 @@ describe('relay against the Cleeng emulator', () => {
                 assert.equal(a.json.error.code, 'INVALID_REQUEST');
                 assert.equal(typeof a.json.error.fields[field], 'string', JSON.stringify(a.json));
                 assert.equal(a.json.requestId, a.headers['x-request-id']);
+                assert.ok(validateErrorBody(a.json).ok, 'the error matches the contract');
                 assert.equal(emu.requests.length, 0, 'nothing forwarded');
             });
         }
