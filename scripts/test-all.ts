@@ -13,7 +13,7 @@
  *   npm test -- --serial                  one thing at a time (kinds in order, one node:test file at a time)
  *   npm test -- test/e2e                  only the node:test files under these paths (implies --only node)
  *
- * A node:test file that has not ended after NODE_TEST_FILE_TIMEOUT_MS (default 600000) is stopped
+ * A node:test file that has not ended after NODE_TEST_FILE_TIMEOUT_MS (default 1800000, half an hour) is stopped
  * and counted as failed.
  */
 import { spawn } from 'child_process';
@@ -191,7 +191,7 @@ async function nodeTests(files: string[], jobs: number): Promise<KindResult> {
     const started = Date.now();
     const timings = readTimings();
     const queue = orderByTimings(files, timings);
-    const timeoutMs = Number(process.env.NODE_TEST_FILE_TIMEOUT_MS ?? 600000);
+    const timeoutMs = Number(process.env.NODE_TEST_FILE_TIMEOUT_MS ?? 1800000);
     const results: FileResult[] = [];
     const worker = async (): Promise<void> => {
         for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
