@@ -4,6 +4,7 @@
  *   contract/generated/schemas.ts       every schema as a TypeScript constant (for ajv or fastify)
  *   contract/generated/types.ts         TypeScript types (json-schema-to-typescript)
  *   contract/generated/rules.ts         patterns, limits and the relay error list as constants
+ *   contract/generated/examples.ts      the example bodies (EXAMPLES, goldenReceiptRequest)
  *   contract/generated/index.ts         the public entry: the above plus the validators (contract/validators.ts)
  *   source/generated/Contract.bs        the channel's `namespace contract` (constants, checks, interfaces)
  *   test/source/generated/ContractExamples.bs   the example bodies for Rooibos specs (test builds only)
@@ -323,6 +324,7 @@ function indexTs(): string {
  *                  NonceAnswer HealthAnswer ErrorBody ErrorDetail ChannelConfig ChannelCleengConfig
  *                  ChannelOffersConfig Attestation Email OfferId RokuProductCode PurchaseId CheckToken …
  *   schemas.ts     <NAME>_SCHEMA for every schema (COMMON_SCHEMA, RECEIPT_REQUEST_SCHEMA, …) and SCHEMA_LIST
+ *   examples.ts    EXAMPLES (every contract/examples file by name) goldenReceiptRequest()
  *   validators.ts  Validation<T> createAjv validateReceiptRequest validateReceiptAccepted
  *                  validateEntitlementCheckRequest validateEntitlementCheckAnswer validateNonceAnswer
  *                  validateHealthAnswer validateErrorBody validateChannelConfig schemaValidator fieldsFromErrors
@@ -330,6 +332,7 @@ function indexTs(): string {
 export * from './rules';
 export * from './types';
 export * from './schemas';
+export * from './examples';
 export * from '../validators';
 `
     );
@@ -600,27 +603,63 @@ namespace contract
     return out;
 }
 
+/** Every example: [dir, file, functionName, typeName]. */
+function exampleFiles(): { dir: string; file: string; name: string; type: string }[] {
+    const root = path.join(contractDir, 'examples');
+    const out: { dir: string; file: string; name: string; type: string }[] = [];
+    for (const dir of fs.readdirSync(root).sort()) {
+        for (const file of fs.readdirSync(path.join(root, dir)).sort()) {
+            if (!file.endsWith('.json')) {
+                continue;
+            }
+            const name = file
+                .replace(/\.json$/, '')
+                .split(/[.-]/)
+                .map((p, i) => (i === 0 ? p : pascal(p)))
+                .join('');
+            const stem = file.split('.')[0]!;
+            out.push({ dir, file, name, type: stem.split('-').map(pascal).join('') });
+        }
+    }
+    return out;
+}
+
+function examplesTs(): string {
+    let out = TS_HEADER('The example bodies of contract/examples/.');
+    const names = exampleFiles().map((e) => e.type);
+    out += `import type { ${[...new Set(names)].sort().join(', ')} } from './types';
+`;
+    out += `
+/** Every example, by name: contract/examples/<dir>/<name>.json (receipt-request.attested.json -> receiptRequestAttested). */
+export const EXAMPLES = {
+`;
+    for (const e of exampleFiles()) {
+        const text = JSON.stringify(JSON.parse(fs.readFileSync(path.join(contractDir, 'examples', e.dir, e.file), 'utf8')));
+        out += `    /** contract/examples/${e.dir}/${e.file} */
+    ${e.name}: ${text} satisfies ${e.type},
+`;
+    }
+    out += `} as const;
+
+/** The golden receipt body (contract/examples/relay/receipt-request.json): a fresh copy each call. */
+`;
+    out += `export function goldenReceiptRequest(): ReceiptRequest {
+    return JSON.parse(JSON.stringify(EXAMPLES.receiptRequest)) as ReceiptRequest;
+}
+`;
+    return out;
+}
+
 function examplesBs(): string {
     let out = BS_HEADER;
     out += `' The contract's example bodies (contract/examples/), for Rooibos specs. Test builds only.
 namespace contractExamples
 
 `;
-    const dir = path.join(contractDir, 'examples');
-    for (const sub of fs.readdirSync(dir).sort()) {
-        for (const file of fs.readdirSync(path.join(dir, sub)).sort()) {
-            if (!file.endsWith('.json')) {
-                continue;
-            }
-            const fn = file
-                .replace(/\.json$/, '')
-                .split(/[.-]/)
-                .map((p, i) => (i === 0 ? p : pascal(p)))
-                .join('');
-            const text = JSON.stringify(JSON.parse(fs.readFileSync(path.join(dir, sub, file), 'utf8')));
-            out += `    ' contract/examples/${sub}/${file}\n`;
-            out += `    function ${fn}() as object\n        return ParseJson(${bsString(text)})\n    end function\n\n`;
-        }
+    for (const e of exampleFiles()) {
+        const text = JSON.stringify(JSON.parse(fs.readFileSync(path.join(contractDir, 'examples', e.dir, e.file), 'utf8')));
+        out += `    ' contract/examples/${e.dir}/${e.file}\n`;
+        out += `    function ${e.name}() as object\n        return ParseJson(${bsString(text)})\n    end function\n\n`;
     }
     out = out.replace(/\n\n$/, '\n');
     return out + 'end namespace\n';
@@ -643,6 +682,7 @@ export async function generate(): Promise<GeneratedFile[]> {
         { path: 'contract/generated/schemas.ts', text: schemasTs(schemas) },
         { path: 'contract/generated/types.ts', text: await typesTs(deref) },
         { path: 'contract/generated/rules.ts', text: rulesTs(common, errors) },
+        { path: 'contract/generated/examples.ts', text: examplesTs() },
         { path: 'contract/generated/index.ts', text: indexTs() },
         { path: 'source/generated/Contract.bs', text: contractBs(common, deref, errors) },
         { path: 'test/source/generated/ContractExamples.bs', text: examplesBs() }
@@ -658,6 +698,7 @@ export const GENERATED_PATHS = [
     'contract/generated/schemas.ts',
     'contract/generated/types.ts',
     'contract/generated/rules.ts',
+    'contract/generated/examples.ts',
     'contract/generated/index.ts',
     'source/generated/Contract.bs',
     'test/source/generated/ContractExamples.bs'

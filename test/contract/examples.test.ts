@@ -75,6 +75,14 @@ describe('contract examples', () => {
         }
     });
 
+    it('the docs show the golden receipt body as it is in contract/examples', () => {
+        const golden = JSON.stringify(readJson(path.join(examplesDir, 'relay', 'receipt-request.json')), null, 4);
+        for (const doc of ['docs/relay.md', 'docs/cleeng.md']) {
+            const text = fs.readFileSync(path.join(contractDir, '..', doc), 'utf8');
+            assert.ok(text.includes('```json\n' + golden + '\n```'), `${doc} shows the golden receipt`);
+        }
+    });
+
     it('relay/errors.json matches its meta-schema', () => {
         const ajv = createAjv();
         const validate = ajv.compile(readJson(path.join(contractDir, 'relay', 'errors.meta.schema.json')) as object);

@@ -1,5 +1,6 @@
 /** Shared helpers for the relay and emulator tests (not a test file itself). */
 import * as http from 'node:http';
+import { goldenReceiptRequest } from '../../contract/generated';
 
 export interface Answer {
     status: number;
@@ -55,19 +56,23 @@ export function post(baseUrl: string, path: string, body: unknown, headers: Reco
 }
 
 let seq = 0;
-/** A fresh, valid receipt for the relay / Cleeng (unique purchaseId and email unless given). */
+/**
+ * A fresh, valid receipt for the relay / Cleeng: the contract's golden body
+ * (contract/examples/relay/receipt-request.json) with a unique purchaseId and email unless given.
+ */
 export function receipt(over: { email?: string; offerId?: string; purchaseId?: string } = {}) {
     seq++;
-    const offerId = over.offerId ?? 'S123123123_US';
+    const golden = goldenReceiptRequest();
+    const offerId = over.offerId ?? golden.offerId;
     return {
         customerEmail: over.email ?? `viewer${seq}.${process.pid}@example.com`,
         offerId,
         order: {
-            amount: 4.99,
+            amount: golden.order.amount,
             code: offerId.replace('_', '-'),
             purchaseId: over.purchaseId ?? `tx-${process.pid}-${seq}-${Math.random().toString(36).slice(2, 10)}`,
-            qty: 1,
-            total: 5.39,
+            qty: golden.order.qty,
+            total: golden.order.total,
         },
     };
 }
