@@ -16,7 +16,8 @@ import type { KeyStep, SimulatorOptions } from './lib/simulator-types';
 const USAGE = `usage: npm run simulate -- [options]
   --build prod|test|e2e  build first (test = Rooibos build for the simulator, e2e = channel + store emulator); default: prod unless --app
   --app <zip|folder>     run this channel instead of building
-  --csfake <scenario>    csFake scenario packaged in a test build (folder under test/csfake/)
+  --csfake <scenario|dir>  csFake scenario packaged with --build test or e2e: a folder under test/csfake/ or a path
+                         (default new-viewer or CSFAKE_SCENARIO; never in a prod build, ignored with --app)
   --rooibos              read Rooibos' result; fail when it reports FAIL or never reports
   --timeout <ms>         fail when the app has not closed after this long (default 60000)
   --launch key=value     launch parameter for main(args) (repeatable)
