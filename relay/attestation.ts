@@ -124,7 +124,7 @@ export async function verifyAttestation(
 export class Keys {
     private readonly hashKey: Buffer;
     /** Imported once: jose signs with a CryptoKey several times faster than with raw bytes. */
-    private readonly tokenKey: Promise<CryptoKey>;
+    private readonly tokenKey: Promise<webcrypto.CryptoKey>;
 
     constructor(
         secret: string,
@@ -132,7 +132,7 @@ export class Keys {
     ) {
         this.hashKey = createHmac('sha256', secret).update('relay-hash-v1').digest();
         const raw = createHmac('sha256', secret).update('relay-check-token-v1').digest();
-        this.tokenKey = webcrypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']) as Promise<CryptoKey>;
+        this.tokenKey = webcrypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']) as Promise<webcrypto.CryptoKey>;
     }
 
     private hash(kind: string, value: string, length: number): string {

@@ -277,7 +277,7 @@ export class RelayServer {
                 store: this.store.kind,
                 instance: this.store.instanceId,
                 rokuValidation: Boolean(this.config.rokuPartnerApiKey),
-                attestation: Boolean(this.attestation),
+                deviceProof: Boolean(this.attestation),
                 cors: this.config.cors === '*' ? '*' : this.config.cors.length > 0,
             },
             'relay listening',
