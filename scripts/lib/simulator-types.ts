@@ -88,6 +88,8 @@ export interface SimulatorResult {
 export interface SimulatorSession {
     /** Press a remote key (ECP name). */
     pressKey(key: string): Promise<void>;
+    /** ECP input (`POST /input?…`): the channel gets an roInputEvent whose getInfo() holds `params` (the simulator has it; fakes may not). */
+    sendInput?(params: Record<string, string>): Promise<void>;
     /** A PNG of the TV right now. */
     screenshot(): Promise<Buffer>;
     /** Resolves once, when the run ends for any reason. */

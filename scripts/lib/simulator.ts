@@ -229,6 +229,13 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
         await page.evaluate((k) => (window as unknown as { __simPress: (key: string) => void }).__simPress(k), engineKey);
     };
 
+    const input = async (params: Record<string, string>): Promise<void> => {
+        if (!page || finished) {
+            throw new Error('the app is not running');
+        }
+        await page.evaluate((p) => (window as unknown as { __simInput: (params: Record<string, string>) => void }).__simInput(p), params);
+    };
+
     // Scripted remote.
     void (async () => {
         let cursor = 0;
@@ -266,6 +273,7 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
 
     return {
         pressKey: press,
+        sendInput: input,
         screenshot: shoot,
         done,
         stop: async () => {

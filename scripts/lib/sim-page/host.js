@@ -56,5 +56,7 @@
     }
     // ECP keypress is a down and an up; keep the press short so scripted keys can follow quickly.
     window.__simPress = (key) => brs.sendKeyPress(key, 100);
+    // ECP input (POST /input?contentId=…): reaches the channel as an roInputEvent.
+    window.__simInput = (params) => brs.sendInput(params);
     boot().catch((err) => report('host-error', String(err && err.stack || err)));
 })();

@@ -1,0 +1,111 @@
+/**
+ * The sample host channel (examples/paywall-channel), built as its developers would (ropm install
+ * of the flow's package, then bsc), in the simulator against the Cleeng emulator: free items play
+ * at once, a premium item goes through the paywall and then plays, deep links at launch go
+ * straight to the item.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import { after, before, describe, it } from 'node:test';
+import type { CleengEmulator } from '../../emulators/cleeng';
+import { buildExample } from '../../scripts/build-example';
+import type { KeyStep } from '../../scripts/lib/simulator-types';
+import { explain, runChannel, startEmulator } from '../e2e/support';
+
+let emulator: CleengEmulator;
+let app = '';
+
+const CHECKED: KeyStep = { when: '[flow] screen catalog', waitMs: 800 };
+
+function playing(lines: string[]): string[] {
+    return lines.filter((l) => l.startsWith('[sample] playing ')).map((l) => l.slice('[sample] playing '.length).trim());
+}
+
+describe('the sample host channel in the simulator', { concurrency: false }, () => {
+    before(async () => {
+        emulator = await startEmulator({ grantDelayMs: 1000 });
+        const result = await buildExample({ target: 'e2e', relayUrl: emulator.url });
+        app = result.zipPath;
+    });
+    after(async () => {
+        await emulator.close();
+    });
+
+    it('builds for production with zero diagnostics and without the store emulator or fixtures', async () => {
+        const result = await buildExample({ target: 'prod', relayUrl: 'https://relay.example.com', skipInstall: true });
+        assert.ok(fs.statSync(result.zipPath).size > 0);
+        const JSZip = (await import('jszip')).default;
+        const zip = await JSZip.loadAsync(fs.readFileSync(result.zipPath));
+        const names = Object.keys(zip.files);
+        assert.ok(names.some((n) => n.includes('roku_modules/cleengpay/PurchaseFlow/')), names.join(', '));
+        assert.ok(!names.some((n) => /StoreEmulator|csfake|TestHooks|\.spec\./i.test(n)), names.join(', '));
+    });
+
+    it('plays a free item at once, without the paywall', async () => {
+        const result = await runChannel({
+            app,
+            launchParams: { store: 'emulator' },
+            keys: [CHECKED, { key: 'Select' }, { when: '[sample] playing ', waitMs: 500 }, { key: 'Back', waitMs: 300 }, { when: '[sample] home', waitMs: 300, key: 'Back' }]
+        });
+        assert.equal(result.reason, 'closed', explain(result));
+        assert.deepEqual(playing(result.lines), ['trailer-1']);
+        assert.ok(!result.lines.some((l) => l.startsWith('[sample] paywall')), explain(result));
+    });
+
+    it('opens the paywall for a premium item, and plays it after the purchase', async () => {
+        emulator.reset();
+        const result = await runChannel({
+            app,
+            launchParams: { store: 'emulator' },
+            timeoutMs: 90000,
+            keys: [
+                CHECKED,
+                { key: 'Right', waitMs: 400 },
+                { key: 'Select' },
+                { when: '[sample] paywall for film-1', waitMs: 800 },
+                { key: 'Select' },
+                { when: '[sample] playing film-1', waitMs: 500 },
+                { key: 'Back', waitMs: 300 },
+                { when: '[sample] home', waitMs: 300, key: 'Back' }
+            ]
+        });
+        assert.equal(result.reason, 'closed', explain(result));
+        assert.ok(result.lines.includes('[sample] open film-1 free=false entitled=false known=true'), explain(result));
+        assert.deepEqual(playing(result.lines), ['film-1']);
+        assert.equal(emulator.hasAccess('test@example.com', 'S123123123_US'), true);
+    });
+
+    it('goes straight to a premium item from a deep link at launch: paywall, purchase, then playback', async () => {
+        emulator.reset();
+        const result = await runChannel({
+            app,
+            launchParams: { store: 'emulator', contentId: 'film-1', mediaType: 'movie' },
+            timeoutMs: 90000,
+            keys: [{ when: '[sample] paywall for film-1', waitMs: 800 }, { key: 'Select' }, { when: '[sample] playing film-1', waitMs: 500 }, { key: 'Back', waitMs: 300 }, { when: '[sample] home', waitMs: 300, key: 'Back' }]
+        });
+        assert.equal(result.reason, 'closed', explain(result));
+        assert.ok(result.lines.includes('[sample] deep link film-1 movie'), explain(result));
+        assert.deepEqual(playing(result.lines), ['film-1']);
+    });
+
+    it('plays a free item from a deep link at launch at once', async () => {
+        const result = await runChannel({
+            app,
+            launchParams: { store: 'emulator', contentId: 'trailer-1', mediaType: 'shortFormVideo' },
+            keys: [{ when: '[sample] playing trailer-1', waitMs: 500 }, { key: 'Back', waitMs: 300 }, { when: '[sample] home', waitMs: 300, key: 'Back' }]
+        });
+        assert.equal(result.reason, 'closed', explain(result));
+        assert.deepEqual(playing(result.lines), ['trailer-1']);
+        assert.ok(!result.lines.some((l) => l.startsWith('[sample] paywall')), explain(result));
+    });
+
+    it('lands on the home grid for a deep link to an item it does not have', async () => {
+        const result = await runChannel({
+            app,
+            launchParams: { store: 'emulator', contentId: 'no-such-item', mediaType: 'movie' },
+            keys: [{ when: '[sample] deep link no-such-item' }, { when: '[sample] home', waitMs: 800, key: 'Back' }]
+        });
+        assert.equal(result.reason, 'closed', explain(result));
+        assert.deepEqual(playing(result.lines), []);
+    });
+});

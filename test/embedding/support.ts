@@ -1,0 +1,64 @@
+/**
+ * Support for the embedding tests: the ropm package built once per process, and the test-only
+ * pieces a test harness adds to a host channel (never part of the package).
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { buildRopmPackage, type RopmBuildResult } from '../../scripts/build-ropm';
+
+export const repoRoot = path.resolve(__dirname, '..', '..');
+
+let built: Promise<RopmBuildResult> | undefined;
+
+/**
+ * The ropm package, built once per test process into a temp folder (so test files running side
+ * by side never rebuild each other's package). Removed when the process exits.
+ */
+export function ropmPackage(): Promise<RopmBuildResult> {
+    if (!built) {
+        const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cleengpay-ropm-'));
+        process.on('exit', () => fs.rmSync(outDir, { recursive: true, force: true }));
+        built = buildRopmPackage({ outDir });
+    }
+    return built;
+}
+
+/**
+ * Copies the test-only store emulator into a host channel (components/test/StoreEmulator) and a
+ * csFake scenario to <host>/csfake. A host built without autoImportComponentScript gets an
+ * explicit <script> tag in the emulator's XML.
+ */
+export function injectStoreEmulator(hostDir: string, scenario = 'new-viewer', autoImport = false): void {
+    const src = path.join(repoRoot, 'test', 'components', 'StoreEmulator');
+    const dest = path.join(hostDir, 'components', 'test', 'StoreEmulator');
+    fs.mkdirSync(dest, { recursive: true });
+    fs.copyFileSync(path.join(src, 'StoreEmulator.bs'), path.join(dest, 'StoreEmulator.bs'));
+    let xml = fs.readFileSync(path.join(src, 'StoreEmulator.xml'), 'utf8');
+    if (!autoImport) {
+        xml = xml.replace(/(<component [^>]*>)/, '$1\n    <script type="text/brightscript" uri="StoreEmulator.bs" />');
+    }
+    fs.writeFileSync(path.join(dest, 'StoreEmulator.xml'), xml);
+    const fixtures = path.join(repoRoot, 'test', 'csfake', scenario);
+    fs.mkdirSync(path.join(hostDir, 'csfake'), { recursive: true });
+    for (const file of fs.readdirSync(fixtures)) {
+        fs.copyFileSync(path.join(fixtures, file), path.join(hostDir, 'csfake', file));
+    }
+}
+
+/** Every file under a folder, relative and sorted. */
+export function filesUnder(dir: string, rel = ''): string[] {
+    if (!fs.existsSync(path.join(dir, rel))) {
+        return [];
+    }
+    const out: string[] = [];
+    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+        const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) {
+            out.push(...filesUnder(dir, relPath));
+        } else {
+            out.push(relPath);
+        }
+    }
+    return out.sort();
+}
