@@ -14,6 +14,7 @@
 import { DiagnosticSeverity, ProgramBuilder } from 'brighterscript';
 import * as fs from 'fs';
 import * as path from 'path';
+import { ensureGenerated } from '../contract/generate';
 import { BuildError, formatDiagnostic } from './build';
 
 export const ROPM_PACKAGE_NAME = 'cleengpay';
@@ -141,6 +142,8 @@ export async function buildRopmPackage(opts: RopmBuildOptions = {}): Promise<Rop
     const rootDir = path.resolve(opts.rootDir ?? repoRoot);
     const outDir = path.resolve(opts.outDir ?? path.join(rootDir, 'dist', 'ropm'));
     fs.rmSync(outDir, { recursive: true, force: true });
+    // The channel's copy of the contract (source/generated/Contract.bs) ships in the package.
+    await ensureGenerated(rootDir);
     const builder = new ProgramBuilder();
     await builder.run({
         // The production config (bslint and its rules), with the package's own files and output.
