@@ -490,6 +490,13 @@ function bsConfigConstants(config: Schema): string {
 
 function contractBs(common: Schema, deref: Map<string, Schema>, errors: RelayErrorList): string {
     const defs = common.$defs as { [k: string]: Schema };
+    const accepted = deref.get('receiptAccepted')!;
+    const acceptedStatus = String((accepted.properties as { [k: string]: Schema }).status!.const);
+    for (const f of ['status', 'purchaseId', 'requestId']) {
+        if (!(accepted.required as string[]).includes(f)) {
+            throw new Error(`isReceiptAccepted assumes ${f} is required in receipt-accepted.schema.json`);
+        }
+    }
     const codes = Object.entries(errors.codes);
     let out = BS_HEADER;
     out += `' The channel's copy of the contract (contract/ in the repo): the email and offer rules, the relay's
@@ -580,6 +587,46 @@ namespace contract
             return false
         end if
         return info.proof
+    end function
+
+    ' True when a parsed answer is the relay's documented receipt success
+    ' (contract/relay/receipt-accepted.schema.json) for this purchase: status "${acceptedStatus}", the same
+    ' purchaseId, a requestId, and checkToken (when present) a string. Anything else is not an acceptance.
+    function isReceiptAccepted(answer as dynamic, purchaseId as string) as boolean
+        if type(answer) <> "roAssociativeArray" or purchaseId = ""
+            return false
+        end if
+        if not contract.isText(answer["status"]) or answer["status"] <> "${acceptedStatus}"
+            return false
+        end if
+        if not contract.isText(answer["purchaseId"]) or answer["purchaseId"] <> purchaseId
+            return false
+        end if
+        if not contract.isText(answer["requestId"]) or answer["requestId"] = ""
+            return false
+        end if
+        if answer.doesExist("checkToken") and not contract.isText(answer["checkToken"])
+            return false
+        end if
+        return true
+    end function
+
+    ' True when a parsed answer has the shape of contract/relay/entitlement-check-answer.schema.json:
+    ' accessGranted a boolean, expiresAt a number or null.
+    function isEntitlementCheckAnswer(answer as dynamic) as boolean
+        if type(answer) <> "roAssociativeArray" or not answer.doesExist("accessGranted") or not answer.doesExist("expiresAt")
+            return false
+        end if
+        t = type(answer["accessGranted"])
+        if t <> "Boolean" and t <> "roBoolean"
+            return false
+        end if
+        e = type(answer["expiresAt"])
+        return e = "Invalid" or e = "roInvalid" or e = "Integer" or e = "roInt" or e = "roInteger" or e = "LongInteger" or e = "roLongInteger" or e = "Float" or e = "roFloat" or e = "Double" or e = "roDouble"
+    end function
+
+    function isText(value as dynamic) as boolean
+        return type(value) = "String" or type(value) = "roString"
     end function
 
     ' Every relay error code, in the contract's order.
