@@ -52,6 +52,27 @@ function storageToRegistry(storage: Record<string, string>): Record<string, Reco
     return out;
 }
 
+/** The page's localStorage (where the engine keeps the registry), or undefined if the page cannot answer within 10 s. */
+async function readPageStorage(page: Page): Promise<Record<string, string> | undefined> {
+    const read = page
+        .evaluate(() => {
+            const out: Record<string, string> = {};
+            for (let i = 0; i < localStorage.length; i++) {
+                const key = localStorage.key(i);
+                if (key !== null) {
+                    out[key] = localStorage.getItem(key) ?? '';
+                }
+            }
+            return out;
+        })
+        .catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const ceiling = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10000)));
+    const result = await Promise.race([read, ceiling]);
+    clearTimeout(timer);
+    return result;
+}
+
 /** A crash reported by brs-engine: `[error] …` line(s) followed by a backtrace. */
 const CRASH_LINE = /^(\[error\]|BRIGHTSCRIPT: ERROR:|.*\(runtime error)/;
 const COMPILE_ERROR = /(compile error|Syntax Error)/i;
@@ -84,6 +105,15 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
             finished = true;
             clearTimeout(timer);
             void (async () => {
+                if (reason !== 'closed' && page) {
+                    // Stopped or timed out mid-run: the registry as the page holds it now, not as
+                    // its last registry event reached us (a busy machine delivers those late, after
+                    // a request the channel sent right after its write).
+                    const live = await readPageStorage(page);
+                    if (live) {
+                        storage = live;
+                    }
+                }
                 await lease?.release();
                 await server?.close().catch(() => undefined);
                 let rooibos = opts.rooibos ? parseRooibosOutput(lines) : undefined;

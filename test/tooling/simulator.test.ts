@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import { describe, it } from 'node:test';
 import * as path from 'path';
 import { buildChannel } from '../../scripts/build';
-import { runInSimulator } from '../../scripts/lib/simulator';
+import { runInSimulator, startSimulatorSession } from '../../scripts/lib/simulator';
 import { MANIFEST, repoRoot, SCENE_MAIN, throwawayChannels } from './channels';
 
 const throwaway = throwawayChannels();
@@ -209,5 +209,29 @@ end sub
         assert.equal(signal, null, `the process had to be killed: it did not exit by itself\n${out}`);
         assert.equal(code, 0, out);
         assert.match(out, /reason=closed/);
+    });
+
+    it('reports the registry as written so far when the host stops a run', async () => {
+        const dir = channel('stop-registry', {
+            manifest: MANIFEST,
+            'source/main.brs': `sub main()
+    reg = createObject("roRegistrySection", "kept")
+    reg.write("receipt", "tx-1")
+    reg.flush()
+    print "written"
+    port = createObject("roMessagePort")
+    while true
+        wait(0, port)
+    end while
+end sub
+`
+        });
+        let written!: () => void;
+        const seen = new Promise<void>((resolve) => (written = resolve));
+        const session = await startSimulatorSession({ app: dir, timeoutMs: 120000, onLine: (l) => l === 'written' && written() });
+        await seen;
+        const result = await session.stop();
+        assert.equal(result.reason, 'stopped');
+        assert.deepEqual(result.registry.kept, { receipt: 'tx-1' });
     });
 });
