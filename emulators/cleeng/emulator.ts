@@ -1,37 +1,16 @@
 /**
- * A local stand-in for Cleeng, for tests and for running the channel with no Cleeng account.
+ * A local fake of Cleeng, for tests and for running the channel with no Cleeng account. It knows
+ * only Cleeng's documented contract (contract/cleeng/), nothing of the relay or the channel.
  * Listens on 127.0.0.1 only. Speaks:
- *   - Cleeng's `POST /roku/payment` (and `/android/payment`) with X-Publisher-Token;
+ *   - `POST /roku/payment` and `POST /android/payment` with X-Publisher-Token;
  *   - JSON-RPC 3.0 at `/3.0/json-rpc` and `/api/3.0/json-rpc` (generateCustomerToken, getAccessStatus);
- *   - the relay's own routes (`/v1/roku/receipts`, `/v1/entitlements/check`, `/v1/nonce`,
- *     `/v1/android/receipts`, `/healthz`) straight against its state, using the relay's contract;
- *   - control routes under `/__emulator/` (fault, requests, reset, grant, …).
+ *   - control routes under `/__emulator/` (fault, requests, purchases, grant, grant-delay, reset, …).
  * Never logs tokens or emails: the log line is method, path, status, request id.
  */
 import * as http from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import {
-    checkAndroidPaymentShape,
-    checkRokuPaymentShape,
-    CleengErrorResponse,
-    CleengRpcCode,
-    EntitlementCheckResponse,
-    GetAccessStatusResult,
-    JsonRpcError,
-    NonceResponse,
-    offerIdToRokuProductCode,
-    relayError,
-    validateEntitlementCheck,
-    validateJsonBody,
-    EMAIL_PATTERN,
-    ANDROID_RECEIPTS,
-    receiptAccepted,
-    ROKU_RECEIPTS,
-    type ReceiptRoute,
-    type Validation,
-} from '../../relay/contract';
-import { corsHeaders, parseJson, readBody, BodyTooLargeError, requestIdFor, sendJson } from '../../relay/http';
+import { refusedFields, RPC, schemas, type GetAccessStatusResult, type JsonRpcError } from './contract';
 
 export type EmulatorFault = { path?: string; count?: number } & (
     | { kind: 'status'; status: number }
@@ -39,6 +18,8 @@ export type EmulatorFault = { path?: string; count?: number } & (
     | { kind: 'drop' }
     | { kind: 'malformed' }
     | { kind: 'slow'; ms: number }
+    /** A JSON-RPC call answers this Cleeng error code (HTTP 200, `{result: null, error}`). */
+    | { kind: 'rpc-error'; code: number }
 );
 
 export interface RecordedRequest {
@@ -58,6 +39,8 @@ export interface EmulatorPurchase {
     at: number;
 }
 
+export type GrantDelay = number | { min: number; max: number };
+
 export interface CleengEmulatorOptions {
     /** 0 (default) picks a free port. */
     port?: number;
@@ -66,7 +49,7 @@ export interface CleengEmulatorOptions {
     /** Offer IDs that exist. Default S123123123_US, S123123124_US, S123123125_US. */
     offers?: string[];
     /** Delay between a queued receipt and the grant: fixed ms or a random range. Default 2000–4000. Max 30000. */
-    grantDelayMs?: number | { min: number; max: number };
+    grantDelayMs?: GrantDelay;
     /** How long a granted access lasts (reported as expiresAt). Default 30 days. */
     accessDurationMs?: number;
     /** Customer token lifetime. Default 1 hour. */
@@ -81,12 +64,18 @@ export interface CleengEmulator {
     /** Every request except `/__emulator/*` control calls, in arrival order (holds secrets: tests only). */
     requests: RecordedRequest[];
     setFault(fault: EmulatorFault | null): void;
+    /** Change the delay between a queued receipt and its grant (receipts queued later). */
+    setGrantDelay(delay: GrantDelay): void;
     /** Grant access now (skipping any delay). */
     grantNow(email: string, offerId: string): void;
     /** Is access granted right now? */
     hasAccess(email: string, offerId: string): boolean;
     /** Receipts accepted, one per store transaction. */
     purchases(): EmulatorPurchase[];
+    /** Resolves with the purchases once `n` are recorded (rejects after `timeoutMs`, default 60 s). */
+    waitForPurchases(n: number, timeoutMs?: number): Promise<EmulatorPurchase[]>;
+    /** Resolves with the requests to `path` once `n` have arrived (rejects after `timeoutMs`, default 60 s). */
+    waitForRequests(path: string, n: number, timeoutMs?: number): Promise<RecordedRequest[]>;
     /** Invalidate every customer token issued so far (next getAccessStatus answers error 1). */
     expireCustomerTokens(): void;
     /** Forget requests, fault, purchases, grants, pending grants and customer tokens. */
@@ -98,7 +87,9 @@ export const DEFAULT_EMULATOR_OFFERS = ['S123123123_US', 'S123123124_US', 'S1231
 export const DEFAULT_EMULATOR_PUBLISHER_TOKEN = 'emulator-publisher-token';
 export const MAX_GRANT_DELAY_MS = 30_000;
 
-const FAULT_KINDS = new Set(['status', 'timeout', 'drop', 'malformed', 'slow']);
+const FAULT_KINDS = new Set(['status', 'timeout', 'drop', 'malformed', 'slow', 'rpc-error']);
+const RPC_PATHS = new Set(['/3.0/json-rpc', '/api/3.0/json-rpc']);
+const BODY_LIMIT = 1024 * 1024;
 
 /** Check a fault given over HTTP (or by a caller); returns an error text or the fault. */
 export function parseFault(v: unknown): EmulatorFault | null | string {
@@ -110,7 +101,7 @@ export function parseFault(v: unknown): EmulatorFault | null | string {
     }
     const f = v as Record<string, unknown>;
     if (typeof f.kind !== 'string' || !FAULT_KINDS.has(f.kind)) {
-        return 'kind must be one of status, timeout, drop, malformed, slow';
+        return `kind must be one of ${[...FAULT_KINDS].join(', ')}`;
     }
     if (f.path !== undefined && (typeof f.path !== 'string' || !f.path.startsWith('/'))) {
         return 'path must start with /';
@@ -124,8 +115,11 @@ export function parseFault(v: unknown): EmulatorFault | null | string {
     if (f.kind === 'slow' && (typeof f.ms !== 'number' || f.ms < 0 || f.ms > 120_000)) {
         return 'ms must be 0-120000';
     }
+    if (f.kind === 'rpc-error' && (typeof f.code !== 'number' || !Number.isInteger(f.code))) {
+        return 'code must be an integer';
+    }
     const out: Record<string, unknown> = { kind: f.kind };
-    for (const k of ['path', 'count', 'status', 'ms']) {
+    for (const k of ['path', 'count', 'status', 'ms', 'code']) {
         if (f[k] !== undefined) {
             out[k] = f[k];
         }
@@ -133,13 +127,58 @@ export function parseFault(v: unknown): EmulatorFault | null | string {
     return out as EmulatorFault;
 }
 
-export function parseGrantDelay(v: number | { min: number; max: number } | undefined): { min: number; max: number } {
+export function parseGrantDelay(v: GrantDelay | undefined): { min: number; max: number } {
     const d = v === undefined ? { min: 2000, max: 4000 } : typeof v === 'number' ? { min: v, max: v } : v;
     if (!(d.min >= 0 && d.max >= d.min && d.max <= MAX_GRANT_DELAY_MS)) {
         throw new Error(`grant delay must satisfy 0 ≤ min ≤ max ≤ ${MAX_GRANT_DELAY_MS}`);
     }
     return { min: d.min, max: d.max };
 }
+
+/** Roku does not allow `_` in product IDs: Cleeng's offer `S123123123_US` is Roku product `S123123123-US`. */
+function rokuProductCode(offerId: string): string {
+    return offerId.replace(/_/g, '-');
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer | 'too-large'> {
+    return new Promise((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        req.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > BODY_LIMIT) {
+                req.removeAllListeners('data');
+                req.resume();
+                resolve('too-large');
+                return;
+            }
+            chunks.push(c);
+        });
+        req.on('end', () => resolve(Buffer.concat(chunks)));
+        req.on('error', reject);
+    });
+}
+
+type Parsed = { ok: true; value: unknown } | { ok: false };
+
+function parseJson(text: string): Parsed {
+    if (text.length === 0) {
+        return { ok: false };
+    }
+    try {
+        return { ok: true, value: JSON.parse(text) as unknown };
+    } catch {
+        return { ok: false };
+    }
+}
+
+type Waiter = { check: () => boolean; resolve: () => void };
 
 class Emulator {
     readonly requests: RecordedRequest[] = [];
@@ -149,9 +188,10 @@ class Emulator {
     private readonly pending = new Map<string, NodeJS.Timeout>();
     private readonly customerTokens = new Map<string, { email: string; expiresAt: number }>();
     private readonly timers = new Set<NodeJS.Timeout>();
+    private waiters: Waiter[] = [];
     private readonly publisherToken: string;
     private readonly offers: Set<string>;
-    private readonly delay: { min: number; max: number };
+    private delay: { min: number; max: number };
     private readonly accessDurationMs: number;
     private readonly customerTokenTtlMs: number;
     readonly server: http.Server;
@@ -164,7 +204,9 @@ class Emulator {
         this.customerTokenTtlMs = opts.customerTokenTtlMs ?? 3600_000;
         this.server = http.createServer((req, res) => {
             void this.handle(req, res).catch(() => {
-                sendJson(res, 500, { code: 500, message: 'Internal error' });
+                if (!res.headersSent) {
+                    sendJson(res, 500, { code: 500, message: 'Internal error' });
+                }
             });
         });
     }
@@ -176,10 +218,6 @@ class Emulator {
     }
 
     setFault(f: EmulatorFault | null): void {
-        if (f === null) {
-            this.fault = null;
-            return;
-        }
         const parsed = parseFault(f);
         if (typeof parsed === 'string') {
             throw new Error(parsed);
@@ -187,8 +225,13 @@ class Emulator {
         this.fault = parsed;
     }
 
+    setGrantDelay(d: GrantDelay): void {
+        this.delay = parseGrantDelay(d);
+    }
+
     grantNow(email: string, offerId: string): void {
         this.grants.set(this.key(email, offerId), { expiresAt: Math.floor((Date.now() + this.accessDurationMs) / 1000) });
+        this.changed();
     }
 
     hasAccess(email: string, offerId: string): boolean {
@@ -211,9 +254,40 @@ class Emulator {
         this.purchasesById.clear();
         for (const t of this.pending.values()) {
             clearTimeout(t);
+            this.timers.delete(t);
         }
         this.pending.clear();
         this.customerTokens.clear();
+    }
+
+    /** Resolves when `check` holds (checked now and after every change), or rejects after `timeoutMs`. */
+    until(check: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
+        if (check()) {
+            return Promise.resolve();
+        }
+        return new Promise((resolve, reject) => {
+            const w: Waiter = {
+                check,
+                resolve: () => {
+                    clearTimeout(t);
+                    resolve();
+                },
+            };
+            const t = setTimeout(() => {
+                this.waiters = this.waiters.filter((x) => x !== w);
+                reject(new Error(`Cleeng fake: timed out after ${timeoutMs} ms waiting for ${what()}`));
+            }, timeoutMs);
+            t.unref();
+            this.waiters.push(w);
+        });
+    }
+
+    private changed(): void {
+        const ready = this.waiters.filter((w) => w.check());
+        if (ready.length > 0) {
+            this.waiters = this.waiters.filter((w) => !ready.includes(w));
+            ready.forEach((w) => w.resolve());
+        }
     }
 
     private later(ms: number, fn: () => void): NodeJS.Timeout {
@@ -236,7 +310,7 @@ class Emulator {
 
     /**
      * Queue a receipt: idempotent by store transaction. The same transaction sent for another
-     * email moves the purchase (the old email loses this offer), as Cleeng does.
+     * email moves the purchase (the old email loses this offer), as Cleeng documents.
      */
     private queuePurchase(store: 'roku' | 'android', purchaseId: string, customerEmail: string, offerId: string): void {
         const id = `${store}:${purchaseId}`;
@@ -263,34 +337,38 @@ class Emulator {
 
     // ---- HTTP --------------------------------------------------------------------------------
 
+    private cors(req: http.IncomingMessage, res: http.ServerResponse): void {
+        // The simulator's roUrlTransfer is browser XHR: without these the channel cannot reach the fake.
+        res.setHeader('Access-Control-Allow-Origin', '*');
+        res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+        res.setHeader('Access-Control-Allow-Headers', String(req.headers['access-control-request-headers'] ?? 'Content-Type, X-Publisher-Token, Authorization, X-Request-Id'));
+        res.setHeader('Access-Control-Expose-Headers', 'X-Request-Id, Retry-After');
+        res.setHeader('Access-Control-Max-Age', '600');
+    }
+
     private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-        const requestId = requestIdFor(req);
+        const incoming = req.headers['x-request-id'];
+        const requestId = typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
         const path = (req.url ?? '/').split('?')[0]!;
         const method = req.method ?? 'GET';
         res.setHeader('X-Request-Id', requestId);
-        for (const [k, v] of Object.entries(corsHeaders(req, '*'))) {
-            res.setHeader(k, v);
-        }
+        this.cors(req, res);
         res.on('close', () => {
             this.opts.log?.(JSON.stringify({ ts: new Date().toISOString(), method, path, status: res.writableFinished ? res.statusCode : 'dropped', requestId }));
         });
         if (method === 'OPTIONS') {
-            res.writeHead(204, { 'Content-Length': '0' });
+            res.writeHead(204, { 'Content-Length': '0', 'Access-Control-Allow-Headers': 'Content-Type, X-Publisher-Token, Authorization, X-Request-Id' });
             res.end();
             return;
         }
-        let raw: Buffer;
-        try {
-            raw = await readBody(req, 1024 * 1024);
-        } catch (e) {
-            if (e instanceof BodyTooLargeError) {
-                res.setHeader('Connection', 'close');
-                sendJson(res, 413, { code: 413, message: 'Payload too large' });
-            }
+        const raw = await readBody(req);
+        if (raw === 'too-large') {
+            res.setHeader('Connection', 'close');
+            sendJson(res, 413, { code: 413, message: 'Payload too large' });
             return;
         }
         const body = raw.toString('utf8');
-        const parsed = body.length > 0 ? parseJson(body) : ({ ok: false } as const);
+        const parsed = parseJson(body);
 
         if (path.startsWith('/__emulator/')) {
             return this.control(method, path, parsed, res);
@@ -301,6 +379,7 @@ class Emulator {
             rec.json = parsed.value;
         }
         this.requests.push(rec);
+        this.changed();
 
         const fault = this.takeFault(path);
         if (fault) {
@@ -320,6 +399,11 @@ class Emulator {
                     res.end(text);
                     return;
                 }
+                case 'rpc-error': {
+                    const id = parsed.ok && typeof parsed.value === 'object' && parsed.value !== null ? (parsed.value as { id?: unknown }).id : null;
+                    sendJson(res, 200, { result: null, error: { code: fault.code, message: 'Emulated fault' }, id: id ?? null, jsonrpc: '2.0' });
+                    return;
+                }
                 case 'slow':
                     await new Promise<void>((r) => this.later(fault.ms, r));
                     if (res.destroyed) {
@@ -328,7 +412,7 @@ class Emulator {
                     break;
             }
         }
-        return this.route(method, path, req, parsed, res, requestId);
+        this.route(method, path, req, parsed, res);
     }
 
     private takeFault(path: string): EmulatorFault | null {
@@ -336,17 +420,16 @@ class Emulator {
         if (!f || (f.path !== undefined && f.path !== path)) {
             return null;
         }
+        if (f.kind === 'rpc-error' && !RPC_PATHS.has(path)) {
+            return null;
+        }
         if (f.count !== undefined) {
-            if (f.count <= 1) {
-                this.fault = null;
-            } else {
-                this.fault = { ...f, count: f.count - 1 };
-            }
+            this.fault = f.count <= 1 ? null : { ...f, count: f.count - 1 };
         }
         return f;
     }
 
-    private control(method: string, path: string, parsed: { ok: true; value: unknown } | { ok: false }, res: http.ServerResponse): void {
+    private control(method: string, path: string, parsed: Parsed, res: http.ServerResponse): void {
         const value = parsed.ok ? parsed.value : undefined;
         const obj = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
         if (method === 'GET' && path === '/__emulator/requests') {
@@ -355,6 +438,10 @@ class Emulator {
         }
         if (method === 'GET' && path === '/__emulator/purchases') {
             sendJson(res, 200, { purchases: this.purchases() });
+            return;
+        }
+        if (method === 'GET' && path === '/__emulator/health') {
+            sendJson(res, 200, { ok: true });
             return;
         }
         if (method !== 'POST') {
@@ -374,6 +461,20 @@ class Emulator {
                 }
                 this.fault = f;
                 sendJson(res, 200, { ok: true, fault: f });
+                return;
+            }
+            case '/__emulator/grant-delay': {
+                try {
+                    const d = obj.ms ?? (obj.min !== undefined ? { min: obj.min, max: obj.max ?? obj.min } : undefined);
+                    if (d === undefined) {
+                        throw new Error('give {ms} or {min, max}');
+                    }
+                    this.setGrantDelay(d as GrantDelay);
+                } catch (e) {
+                    sendJson(res, 400, { code: 400, message: (e as Error).message });
+                    return;
+                }
+                sendJson(res, 200, { ok: true, grantDelayMs: this.delay });
                 return;
             }
             case '/__emulator/reset':
@@ -398,58 +499,25 @@ class Emulator {
         sendJson(res, 404, { code: 404, message: 'Not found' });
     }
 
-    private cleengError(res: http.ServerResponse, status: number, message: string): void {
-        const body: CleengErrorResponse = { code: status, message };
-        sendJson(res, status, body);
+    private cleengError(res: http.ServerResponse, status: 400 | 401 | 404 | 422 | 500, message: string): void {
+        sendJson(res, status, { code: status, message });
     }
 
-    private route(
-        method: string,
-        path: string,
-        req: http.IncomingMessage,
-        parsed: { ok: true; value: unknown } | { ok: false },
-        res: http.ServerResponse,
-        requestId: string,
-    ): void {
+    private route(method: string, path: string, req: http.IncomingMessage, parsed: Parsed, res: http.ServerResponse): void {
         const post = method === 'POST';
-        if (path === '/healthz' && method === 'GET') {
-            sendJson(res, 200, { ok: true });
-            return;
-        }
         if (post && (path === '/roku/payment' || path === '/android/payment')) {
-            return this.cleengPayment(path === '/roku/payment' ? 'roku' : 'android', req, parsed, res);
-        }
-        if (post && (path === '/3.0/json-rpc' || path === '/api/3.0/json-rpc')) {
-            return this.jsonRpc(parsed, res);
-        }
-        if (post && path === '/v1/roku/receipts') {
-            return this.relayReceipt(ROKU_RECEIPTS, parsed, res, requestId);
-        }
-        if (post && path === '/v1/android/receipts') {
-            return this.relayReceipt(ANDROID_RECEIPTS, parsed, res, requestId);
-        }
-        if (post && path === '/v1/entitlements/check') {
-            return this.relayCheck(parsed, res, requestId);
-        }
-        if (post && path === '/v1/nonce') {
-            const n: NonceResponse = { nonce: randomBytes(18).toString('base64url'), expiresAt: Date.now() + 120_000 };
-            sendJson(res, 200, n);
+            this.payment(path === '/roku/payment' ? 'roku' : 'android', req, parsed, res);
             return;
         }
-        if (path.startsWith('/v1/')) {
-            sendJson(res, 404, relayError('NOT_FOUND', requestId));
+        if (post && RPC_PATHS.has(path)) {
+            this.jsonRpc(parsed, res);
             return;
         }
         this.cleengError(res, 404, 'Not found');
     }
 
-    /** Cleeng's `/roku/payment` and `/android/payment`: 401 bad token, 400 bad shape, 422 unknown offer/product. */
-    private cleengPayment(
-        store: 'roku' | 'android',
-        req: http.IncomingMessage,
-        parsed: { ok: true; value: unknown } | { ok: false },
-        res: http.ServerResponse,
-    ): void {
+    /** `/roku/payment`, `/android/payment`: 401 bad token, 400 bad shape, 422 unknown offer or product. */
+    private payment(store: 'roku' | 'android', req: http.IncomingMessage, parsed: Parsed, res: http.ServerResponse): void {
         if (req.headers['x-publisher-token'] !== this.publisherToken) {
             this.cleengError(res, 401, 'Invalid authentication');
             return;
@@ -459,28 +527,26 @@ class Emulator {
             return;
         }
         if (store === 'roku') {
-            const shape = checkRokuPaymentShape(parsed.value);
-            if (!shape.ok) {
-                this.cleengError(res, 400, `Invalid parameters: ${Object.keys(shape.fields).join(', ')}`);
+            if (!schemas.rokuPayment(parsed.value)) {
+                this.cleengError(res, 400, `Invalid parameters: ${refusedFields(schemas.rokuPayment.errors).join(', ')}`);
                 return;
             }
-            const p = shape.value;
+            const p = parsed.value;
             if (!this.offers.has(p.offerId)) {
                 this.cleengError(res, 422, 'Offer not found');
                 return;
             }
-            if (p.order.code !== offerIdToRokuProductCode(p.offerId)) {
+            if (p.order.code !== rokuProductCode(p.offerId)) {
                 this.cleengError(res, 422, 'Product code does not match the offer');
                 return;
             }
             this.queuePurchase('roku', p.order.purchaseId, p.customerEmail, p.offerId);
         } else {
-            const shape = checkAndroidPaymentShape(parsed.value);
-            if (!shape.ok) {
-                this.cleengError(res, 400, `Invalid parameters: ${Object.keys(shape.fields).join(', ')}`);
+            if (!schemas.androidPayment(parsed.value)) {
+                this.cleengError(res, 400, `Invalid parameters: ${refusedFields(schemas.androidPayment.errors).join(', ')}`);
                 return;
             }
-            const p = shape.value;
+            const p = parsed.value;
             if (!this.offers.has(p.offerId) || p.receipt.productId !== p.offerId.toLowerCase()) {
                 this.cleengError(res, 422, 'Offer not found');
                 return;
@@ -488,57 +554,55 @@ class Emulator {
             this.queuePurchase('android', p.receipt.purchaseToken, p.customerEmail, p.offerId);
         }
         sendJson(res, 200, { message: 'OK' });
+        this.changed();
     }
 
-    private jsonRpc(parsed: { ok: true; value: unknown } | { ok: false }, res: http.ServerResponse): void {
+    private jsonRpc(parsed: Parsed, res: http.ServerResponse): void {
         const reply = (id: unknown, result: unknown, error: JsonRpcError | null): void => {
             sendJson(res, 200, { result: error ? null : result, error, id: id ?? null, jsonrpc: '2.0' });
         };
-        if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null || Array.isArray(parsed.value)) {
-            reply(null, null, { code: -32700, message: 'Parse error' });
+        if (!parsed.ok || !schemas.rpcRequest(parsed.value)) {
+            reply(null, null, RPC.PARSE_ERROR);
             return;
         }
-        const call = parsed.value as { id?: unknown; method?: unknown; params?: unknown };
-        const params = (typeof call.params === 'object' && call.params !== null ? call.params : {}) as Record<string, unknown>;
-        const invalid = (what: string): void => reply(call.id, null, { code: CleengRpcCode.INVALID_ARGUMENTS, message: `Invalid arguments: ${what}` });
+        const call = parsed.value;
         switch (call.method) {
             case 'generateCustomerToken': {
-                if (typeof params.publisherToken !== 'string' || typeof params.customerEmail !== 'string') {
-                    invalid('publisherToken and customerEmail are required');
+                const p = call.params;
+                // A wrong token is refused before the other arguments are looked at.
+                if (typeof p.publisherToken === 'string' && p.publisherToken !== this.publisherToken) {
+                    reply(call.id, null, RPC.INVALID_PUBLISHER_TOKEN);
                     return;
                 }
-                if (params.publisherToken !== this.publisherToken) {
-                    reply(call.id, null, { code: CleengRpcCode.INVALID_PUBLISHER_TOKEN, message: 'Invalid publisher token' });
-                    return;
-                }
-                if (!EMAIL_PATTERN.test(params.customerEmail)) {
-                    invalid('customerEmail');
+                if (!schemas.generateCustomerTokenParams(p)) {
+                    reply(call.id, null, RPC.TOKEN_INVALID_ARGUMENTS);
                     return;
                 }
                 const token = randomBytes(24).toString('hex');
-                this.customerTokens.set(token, { email: params.customerEmail, expiresAt: Date.now() + this.customerTokenTtlMs });
+                this.customerTokens.set(token, { email: p.customerEmail, expiresAt: Date.now() + this.customerTokenTtlMs });
                 reply(call.id, { token }, null);
                 return;
             }
             case 'getAccessStatus': {
-                if (typeof params.customerToken !== 'string' || typeof params.offerId !== 'string') {
-                    invalid('customerToken and offerId are required');
+                const p = call.params;
+                if (!schemas.getAccessStatusParams(p)) {
+                    reply(call.id, null, RPC.ACCESS_INVALID_ARGUMENTS);
                     return;
                 }
-                const t = this.customerTokens.get(params.customerToken);
+                const t = this.customerTokens.get(p.customerToken);
                 if (!t || t.expiresAt <= Date.now()) {
-                    reply(call.id, null, { code: CleengRpcCode.INVALID_CUSTOMER_TOKEN, message: 'Invalid customer token' });
+                    reply(call.id, null, RPC.INVALID_CUSTOMER_TOKEN);
                     return;
                 }
-                if (!this.offers.has(params.offerId)) {
-                    reply(call.id, null, { code: CleengRpcCode.OFFER_NOT_FOUND, message: 'Offer not found' });
+                if (!this.offers.has(p.offerId)) {
+                    reply(call.id, null, RPC.OFFER_NOT_FOUND);
                     return;
                 }
-                reply(call.id, this.accessStatus(t.email, params.offerId), null);
+                reply(call.id, this.accessStatus(t.email, p.offerId), null);
                 return;
             }
         }
-        reply(call.id, null, { code: CleengRpcCode.METHOD_NOT_FOUND, message: 'Method not found' });
+        reply(call.id, null, RPC.METHOD_NOT_FOUND);
     }
 
     private accessStatus(email: string, offerId: string): GetAccessStatusResult {
@@ -548,56 +612,9 @@ class Emulator {
         }
         return { accessGranted: false, grantType: null, expiresAt: null, purchasedDirectly: false };
     }
-
-    /**
-     * A relay route's request checked as the relay checks it (400 when invalid), for an offer the
-     * emulator knows (422 otherwise); on failure the answer has been sent and undefined returned.
-     */
-    private relayRequest<T extends { offerId: string }>(
-        parsed: { ok: true; value: unknown } | { ok: false },
-        validate: (body: unknown) => Validation<T>,
-        res: http.ServerResponse,
-        requestId: string,
-    ): T | undefined {
-        const v = validateJsonBody(parsed, validate);
-        if (!v.ok) {
-            sendJson(res, 400, relayError('INVALID_REQUEST', requestId, v.fields));
-            return undefined;
-        }
-        if (!this.offers.has(v.value.offerId)) {
-            sendJson(res, 422, relayError('CLEENG_REJECTED', requestId));
-            return undefined;
-        }
-        return v.value;
-    }
-
-    /** The relay's receipt routes, answered from the emulator's own state (no token involved). */
-    private relayReceipt<T extends { customerEmail: string; offerId: string }>(
-        route: ReceiptRoute<T>,
-        parsed: { ok: true; value: unknown } | { ok: false },
-        res: http.ServerResponse,
-        requestId: string,
-    ): void {
-        const receipt = this.relayRequest(parsed, route.validate, res, requestId);
-        if (!receipt) {
-            return;
-        }
-        this.queuePurchase(route.store, route.transactionId(receipt), receipt.customerEmail, receipt.offerId);
-        sendJson(res, 200, receiptAccepted(route, receipt, requestId));
-    }
-
-    private relayCheck(parsed: { ok: true; value: unknown } | { ok: false }, res: http.ServerResponse, requestId: string): void {
-        const check = this.relayRequest(parsed, validateEntitlementCheck, res, requestId);
-        if (!check) {
-            return;
-        }
-        const s = this.accessStatus(check.customerEmail, check.offerId);
-        const out: EntitlementCheckResponse = { accessGranted: s.accessGranted, expiresAt: s.expiresAt };
-        sendJson(res, 200, out);
-    }
 }
 
-/** Start the emulator on 127.0.0.1; resolves once it listens. */
+/** Start the fake on 127.0.0.1; resolves once it listens. */
 export function startCleengEmulator(options: CleengEmulatorOptions = {}): Promise<CleengEmulator> {
     const emu = new Emulator(options);
     return new Promise((resolve, reject) => {
@@ -611,9 +628,27 @@ export function startCleengEmulator(options: CleengEmulatorOptions = {}): Promis
                 port,
                 requests: emu.requests,
                 setFault: (f) => emu.setFault(f),
+                setGrantDelay: (d) => emu.setGrantDelay(d),
                 grantNow: (e, o) => emu.grantNow(e, o),
                 hasAccess: (e, o) => emu.hasAccess(e, o),
                 purchases: () => emu.purchases(),
+                waitForPurchases: async (n, timeoutMs = 60_000) => {
+                    await emu.until(
+                        () => emu.purchases().length >= n,
+                        timeoutMs,
+                        () => `${n} purchase(s); have ${emu.purchases().length} after ${emu.requests.map((r) => `${r.method} ${r.path}`).join(', ') || 'no request'}`,
+                    );
+                    return emu.purchases();
+                },
+                waitForRequests: async (path, n, timeoutMs = 60_000) => {
+                    const on = (): RecordedRequest[] => emu.requests.filter((r) => r.path === path);
+                    await emu.until(
+                        () => on().length >= n,
+                        timeoutMs,
+                        () => `${n} request(s) to ${path}; have ${on().length}`,
+                    );
+                    return on();
+                },
                 expireCustomerTokens: () => emu.expireCustomerTokens(),
                 reset: () => emu.reset(),
                 close: () => {

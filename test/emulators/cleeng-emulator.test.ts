@@ -2,8 +2,11 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { startCleengEmulator, CleengEmulator, parseGrantDelay } from '../../emulators/cleeng';
+import * as fs from 'node:fs';
+import { startCleengEmulator, CleengEmulator, parseGrantDelay, cleengSchemas, CLEENG_CONTRACT_DIR, RPC_ERRORS } from '../../emulators/cleeng';
 import { call, post, receipt, waitFor } from '../relay/helpers';
+
+const example = (name: string): unknown => JSON.parse(fs.readFileSync(path.join(CLEENG_CONTRACT_DIR, 'examples', name), 'utf8'));
 
 const TOKEN = 'emu-test-publisher-token-1234';
 const auth = { 'X-Publisher-Token': TOKEN };
@@ -34,13 +37,57 @@ describe('Cleeng emulator', () => {
         assert.ok(emu.port > 0);
     });
 
-    test('a valid receipt answers 200 {"message":"OK"} and access is granted only after the delay', async () => {
+    test('the contract examples are valid against the contract schemas', () => {
+        const cases: [keyof typeof cleengSchemas, string][] = [
+            ['rokuPayment', 'roku-payment.request.json'],
+            ['paymentOk', 'roku-payment.200.json'],
+            ['restError', 'roku-payment.400.json'],
+            ['restError', 'roku-payment.401.json'],
+            ['restError', 'roku-payment.422.json'],
+            ['restError', 'roku-payment.500.json'],
+            ['androidPayment', 'android-payment.request.json'],
+            ['rpcRequest', 'generate-customer-token.request.json'],
+            ['rpcResponse', 'generate-customer-token.response.json'],
+            ['rpcResponse', 'generate-customer-token.error-3.json'],
+            ['rpcRequest', 'get-access-status.request.json'],
+            ['rpcResponse', 'get-access-status.response.json'],
+            ['rpcResponse', 'get-access-status.error-1.json'],
+        ];
+        for (const [schema, file] of cases) {
+            const v = cleengSchemas[schema];
+            assert.ok(v(example(file)), `${file}: ${JSON.stringify(v.errors)}`);
+        }
+        const params = (file: string) => (example(file) as { params: unknown }).params;
+        assert.ok(cleengSchemas.generateCustomerTokenParams(params('generate-customer-token.request.json')));
+        assert.ok(cleengSchemas.getAccessStatusParams(params('get-access-status.request.json')));
+        assert.ok(cleengSchemas.getAccessStatusResult((example('get-access-status.response.json') as { result: unknown }).result));
+        assert.equal(RPC_ERRORS.getAccessStatus['4'], 'Offer not found');
+        // The schemas refuse what they should (not everything passes).
+        assert.equal(cleengSchemas.rokuPayment({ ...(example('roku-payment.request.json') as object), customerEmail: 'not an email' }), false);
+        assert.equal(cleengSchemas.paymentOk({ message: 'queued' }), false);
+    });
+
+    test('the contract example receipt is accepted with 200 {"message":"OK"}, and access is granted only after the delay', async () => {
+        const own = await startCleengEmulator({ publisherToken: TOKEN, grantDelayMs: 3000 });
+        try {
+            const r = example('roku-payment.request.json') as ReturnType<typeof receipt>;
+            const a = await post(own.url, '/roku/payment', r, auth);
+            assert.equal(a.status, 200);
+            assert.deepEqual(a.json, { message: 'OK' });
+            assert.ok(cleengSchemas.paymentOk(a.json));
+            assert.equal(own.hasAccess(r.customerEmail, r.offerId), false, 'queued, not granted yet');
+            assert.equal(own.purchases().length, 1);
+            assert.ok(await waitFor(() => own.hasAccess(r.customerEmail, r.offerId), 20_000), 'granted after the delay');
+        } finally {
+            await own.close();
+        }
+    });
+
+    test('access shows in getAccessStatus once granted', async () => {
         const r = receipt();
         const a = await post(emu.url, '/roku/payment', r, auth);
         assert.equal(a.status, 200);
-        assert.deepEqual(a.json, { message: 'OK' });
-        assert.equal((await accessFor(r.customerEmail, r.offerId)).accessGranted, false, 'queued, not granted yet');
-        assert.ok(await waitFor(async () => (await accessFor(r.customerEmail, r.offerId)).accessGranted, 5000), 'granted after the delay');
+        assert.ok(await waitFor(async () => (await accessFor(r.customerEmail, r.offerId)).accessGranted, 10_000), 'granted after the delay');
         const s = await accessFor(r.customerEmail, r.offerId);
         assert.equal(typeof s.expiresAt, 'number');
         assert.ok(s.expiresAt! > Date.now() / 1000);
@@ -63,6 +110,7 @@ describe('Cleeng emulator', () => {
         for (const headers of [{}, { 'X-Publisher-Token': 'wrong-token-value' }] as Record<string, string>[]) {
             const a = await post(emu.url, '/roku/payment', receipt(), headers);
             assert.equal(a.status, 401);
+            assert.ok(cleengSchemas.restError(a.json), JSON.stringify(a.json));
             assert.equal(a.json.code, 401);
             assert.equal(typeof a.json.message, 'string');
         }
@@ -78,11 +126,13 @@ describe('Cleeng emulator', () => {
             { ...receipt(), order: { ...receipt().order, qty: '1' } },
             { ...receipt(), order: { ...receipt().order, purchaseId: 42 } },
             { ...receipt(), customerEmail: 12 },
+            { ...receipt(), customerEmail: 'no-at-sign' },
         ];
         for (const body of cases) {
             const a = await post(emu.url, '/roku/payment', body, { ...auth, 'Content-Type': 'application/json' });
             assert.equal(a.status, 400, JSON.stringify(body));
             assert.equal(a.json.code, 400);
+            assert.ok(cleengSchemas.restError(a.json));
         }
         assert.equal(emu.purchases().length, 0);
     });
@@ -158,13 +208,71 @@ describe('Cleeng emulator', () => {
             assert.equal(b.json.error.code, 16);
             const c = await rpc('generateCustomerToken', { publisherToken: 'not-the-token', customerEmail: 'y@example.com' });
             assert.equal(c.json.result, null);
-            assert.notEqual(c.json.error, null);
+            assert.equal(c.json.error.code, 3, 'Cleeng documents 3 as "Invalid publisher token"');
+            const e = await rpc('generateCustomerToken', { publisherToken: TOKEN });
+            assert.equal(e.json.error.code, 11, 'Cleeng documents 11 as "Invalid arguments" for generateCustomerToken');
             const d = await rpc('noSuchMethod', {});
-            assert.notEqual(d.json.error, null);
+            assert.equal(d.json.error.code, -32601);
+            for (const answer of [a, b, c, d, e]) {
+                assert.ok(cleengSchemas.rpcResponse(answer.json), JSON.stringify(answer.json));
+            }
         });
     });
 
+    test('android: the contract example is queued; a SKU that is not the offer in lower case is 422', async () => {
+        const body = example('android-payment.request.json') as { receipt: Record<string, unknown> };
+        const a = await post(emu.url, '/android/payment', body, auth);
+        assert.equal(a.status, 200);
+        assert.deepEqual(a.json, { message: 'OK' });
+        assert.deepEqual(
+            emu.purchases().map((p) => [p.store, p.purchaseId]),
+            [['android', body.receipt.purchaseToken]]
+        );
+        const wrong = { ...body, receipt: { ...body.receipt, productId: 'S123123123_US', purchaseToken: 'other' } };
+        assert.equal((await post(emu.url, '/android/payment', wrong, auth)).status, 422);
+        assert.equal((await post(emu.url, '/android/payment', { ...body, receipt: { ...body.receipt, purchaseTime: 'x' } }, auth)).status, 400);
+        assert.equal(emu.purchases().length, 1);
+    });
+
+    test('waitForPurchases and waitForRequests resolve on arrival and reject, naming what came, after their ceiling', async () => {
+        const r = receipt();
+        const waiting = emu.waitForPurchases(1, 20_000);
+        const requests = emu.waitForRequests('/roku/payment', 2, 20_000);
+        await post(emu.url, '/roku/payment', r, { 'X-Publisher-Token': 'wrong-token-value' });
+        await post(emu.url, '/roku/payment', r, auth);
+        assert.deepEqual(
+            (await waiting).map((p) => p.purchaseId),
+            [r.order.purchaseId]
+        );
+        assert.equal((await requests).length, 2);
+        await assert.rejects(emu.waitForPurchases(2, 50), /2 purchase\(s\); have 1 after POST \/roku\/payment/);
+    });
+
+    test('the grant delay can be changed at run time, by call and over HTTP', async () => {
+        emu.setGrantDelay(0);
+        const r = receipt();
+        await post(emu.url, '/roku/payment', r, auth);
+        assert.ok(await waitFor(() => emu.hasAccess(r.customerEmail, r.offerId), 10_000));
+        const slow = await post(emu.url, '/__emulator/grant-delay', { ms: 30_000 });
+        assert.equal(slow.status, 200);
+        const later = receipt();
+        await post(emu.url, '/roku/payment', later, auth);
+        assert.equal(emu.hasAccess(later.customerEmail, later.offerId), false, 'queued with a 30 s delay');
+        assert.equal((await post(emu.url, '/__emulator/grant-delay', { ms: 30_001 })).status, 400);
+        assert.equal((await post(emu.url, '/__emulator/grant-delay', { min: 300, max: 400 })).status, 200);
+    });
+
     describe('faults', () => {
+        test('rpc-error answers a JSON-RPC call with that Cleeng code and leaves payments alone', async () => {
+            emu.setFault({ kind: 'rpc-error', code: 14, count: 1 });
+            assert.equal((await post(emu.url, '/roku/payment', receipt(), auth)).status, 200);
+            const a = await rpc('getAccessStatus', { customerToken: 'whatever', offerId: 'S123123123_US' }, '/api/3.0/json-rpc');
+            assert.equal(a.status, 200);
+            assert.deepEqual([a.json.result, a.json.error.code, a.json.id], [null, 14, 7]);
+            const b = await rpc('getAccessStatus', { customerToken: 'whatever', offerId: 'S123123123_US' });
+            assert.equal(b.json.error.code, 1, 'the count is used up');
+        });
+
         test('status fault with a count answers that status, then normal answers resume', async () => {
             emu.setFault({ kind: 'status', status: 503, count: 2 });
             assert.equal((await post(emu.url, '/roku/payment', receipt(), auth)).status, 503);
@@ -200,7 +308,7 @@ describe('Cleeng emulator', () => {
             own.setFault({ kind: 'timeout' });
             await assert.rejects(call(own.url, '/roku/payment', { method: 'POST', body: receipt(), headers: auth, timeoutMs: 300 }), /client timeout/);
             // A second request left hanging while we close: close() must cut it.
-            const hanging = call(own.url, '/healthz', { timeoutMs: 20_000 }).then(
+            const hanging = call(own.url, '/3.0/json-rpc', { method: 'POST', body: {}, timeoutMs: 20_000 }).then(
                 () => 'answered',
                 () => 'cut',
             );
@@ -257,36 +365,7 @@ describe('Cleeng emulator', () => {
             assert.equal(err.status, 401);
             assert.equal(err.headers['access-control-allow-origin'], '*');
             emu.setFault({ kind: 'status', status: 503, count: 1 });
-            assert.equal((await call(emu.url, '/healthz')).headers['access-control-allow-origin'], '*');
-        });
-    });
-
-    describe("relay routes served from the emulator's state", () => {
-        test('POST /v1/roku/receipts queues; /v1/entitlements/check reports the grant', async () => {
-            const r = receipt();
-            const a = await post(emu.url, '/v1/roku/receipts', r);
-            assert.equal(a.status, 200);
-            assert.equal(a.json.status, 'queued');
-            assert.equal(a.json.purchaseId, r.order.purchaseId);
-            assert.equal(a.json.requestId, a.headers['x-request-id']);
-            const c0 = await post(emu.url, '/v1/entitlements/check', { customerEmail: r.customerEmail, offerId: r.offerId });
-            assert.deepEqual(c0.json, { accessGranted: false, expiresAt: null });
-            assert.ok(
-                await waitFor(async () => (await post(emu.url, '/v1/entitlements/check', { customerEmail: r.customerEmail, offerId: r.offerId })).json.accessGranted),
-            );
-        });
-
-        test('the relay validation and error shape are the same as the relay', async () => {
-            const bad = receipt();
-            bad.order.code = 'S123123123_US';
-            const a = await post(emu.url, '/v1/roku/receipts', bad);
-            assert.equal(a.status, 400);
-            assert.equal(a.json.error.code, 'INVALID_REQUEST');
-            assert.ok(a.json.error.fields['order.code']);
-            assert.equal(typeof a.json.requestId, 'string');
-            assert.equal((await post(emu.url, '/v1/roku/receipts', receipt({ offerId: 'S999999999_US' }))).status, 422);
-            assert.deepEqual((await call(emu.url, '/healthz')).json, { ok: true });
-            assert.equal(emu.purchases().length, 0);
+            assert.equal((await post(emu.url, '/roku/payment', receipt(), auth)).headers['access-control-allow-origin'], '*');
         });
     });
 });
