@@ -4,11 +4,15 @@
  * one purchase (Task round trips, HTTP requests, registry writes).
  *
  *   npx ts-node bench/channel.ts
+ *
+ * The channel talks to the real relay (in this process) in front of the Cleeng fake; "HTTP
+ * requests" are the channel's POSTs to the relay (the simulator's CORS preflights, which a Roku
+ * does not send, are not counted).
  */
 import { createHash } from 'crypto';
 import { buildChannel } from '../scripts/build';
 import { runInSimulator } from '../scripts/lib/simulator';
-import { startCleengEmulator } from '../emulators/cleeng';
+import { startLocalStack } from '../scripts/lib/local-stack';
 
 export interface LaunchFigures {
     /** ms from the channel's start to AppLaunchComplete, per run. */
@@ -44,9 +48,11 @@ export { median };
 
 export async function runChannelBench(opts: { runs?: number } = {}): Promise<ChannelBenchResult> {
     const runs = opts.runs ?? 3;
-    const emulator = await startCleengEmulator({ grantDelayMs: 1000 });
+    const stack = await startLocalStack({ cleeng: { grantDelayMs: 1000 } });
+    const emulator = stack.cleeng;
+    const channelRequests = (): number => stack.relayRequests().filter((e) => e.method === 'POST').length;
     try {
-        const env = { CHANNEL_ENV: 'local', CLEENG_MODE: 'relay', RELAY_URL: emulator.url };
+        const env = { CHANNEL_ENV: 'local', CLEENG_MODE: 'relay', RELAY_URL: stack.relayUrl };
         const newViewerApp = (await buildChannel({ target: 'e2e', csfake: 'new-viewer', outFile: 'out/bench/e2e-new-viewer.zip', quiet: true, env })).zipPath;
         const subscriberApp = (await buildChannel({ target: 'e2e', csfake: 'active-subscriber', outFile: 'out/bench/e2e-subscriber.zip', quiet: true, env })).zipPath;
 
@@ -54,6 +60,7 @@ export async function runChannelBench(opts: { runs?: number } = {}): Promise<Cha
             const figures: LaunchFigures = { launchMs: [], requestsBeforeFirstScreen: [], firstScreen: '' };
             for (let i = 0; i < runs; i++) {
                 emulator.reset();
+                stack.relayLog.length = 0;
                 let startedAt = 0;
                 let launchedAt = 0;
                 let requestsAtLaunch = -1;
@@ -67,7 +74,7 @@ export async function runChannelBench(opts: { runs?: number } = {}): Promise<Cha
                             startedAt = Date.now();
                         } else if (line === '[flow] AppLaunchComplete' && launchedAt === 0) {
                             launchedAt = Date.now();
-                            requestsAtLaunch = emulator.requests.length;
+                            requestsAtLaunch = channelRequests();
                         } else if (line.startsWith('[flow] screen ') && !figures.firstScreen && !line.endsWith('progress')) {
                             figures.firstScreen = line.slice('[flow] screen '.length);
                         }
@@ -98,6 +105,7 @@ export async function runChannelBench(opts: { runs?: number } = {}): Promise<Cha
 
         // One purchase, from the catalog to access.
         emulator.reset();
+        stack.relayLog.length = 0;
         let writesAtCatalog = -1;
         let writesAtAccess = -1;
         let writes = 0;
@@ -115,7 +123,7 @@ export async function runChannelBench(opts: { runs?: number } = {}): Promise<Cha
                 if (line === '[flow] screen catalog' && writesAtCatalog < 0) {
                     writesAtCatalog = writes;
                     catalogAt = Date.now();
-                    requestsAtCatalog = emulator.requests.length;
+                    requestsAtCatalog = channelRequests();
                 } else if (line === '[flow] screen access' && writesAtAccess < 0) {
                     writesAtAccess = writes;
                     accessAt = Date.now();
@@ -132,13 +140,13 @@ export async function runChannelBench(opts: { runs?: number } = {}): Promise<Cha
         const purchase: PurchaseFigures = {
             taskRoundTrips: cleengCommands + cleengEvents,
             storeCommands: between.filter((l) => l.startsWith('[flow] -> store ')).length,
-            httpRequests: emulator.requests.length - requestsAtCatalog,
+            httpRequests: channelRequests() - requestsAtCatalog,
             registryWrites: writesAtAccess - writesAtCatalog,
             msToAccess: accessAt - catalogAt
         };
         return { newViewer, subscriber, purchase };
     } finally {
-        await emulator.close();
+        await stack.close();
     }
 }
 

@@ -5,9 +5,10 @@
  * 1. Runs a tiny generated channel once in the simulator; it prints the poll schedule from the
  *    channel's own BrightScript (`cleeng.pollSchedule()` / `cleeng.pollDelayMs`), plus sample
  *    answers of pollDelayMs for late polls, which the replay below is checked against.
- * 2. Starts one Cleeng emulator per grant delay (1, 2, 4, 10, 30 s) and drives purchases from
- *    TypeScript, all concurrently: POST the receipt to the relay route, then poll
- *    /v1/entitlements/check (a) with the channel's schedule and (b) every 5 s, until granted.
+ * 2. Starts one Cleeng fake per grant delay (1, 2, 4, 10, 30 s), each behind its own real relay
+ *    (scripts/lib/local-stack.ts), and drives purchases from TypeScript, all concurrently: POST
+ *    the receipt to the relay, then poll /v1/entitlements/check (a) with the channel's schedule
+ *    and (b) every 5 s, until granted.
  * 3. Prints p50/p95 of the lateness (time the grant was noticed minus time it was made) and the
  *    requests per purchase, and checks the goals: ≤ 1.0 s late at p95 for grants within 10 s,
  *    ≤ 16 requests in any 60 s.
@@ -19,7 +20,8 @@ import * as http from 'http';
 import * as path from 'path';
 import { buildChannel } from '../scripts/build';
 import { runInSimulator } from '../scripts/lib/simulator';
-import { MAX_GRANT_DELAY_MS, startCleengEmulator, type CleengEmulator } from '../emulators/cleeng';
+import { MAX_GRANT_DELAY_MS, type CleengEmulator } from '../emulators/cleeng';
+import { startLocalStack, type LocalStack } from '../scripts/lib/local-stack';
 
 const root = path.resolve(__dirname, '..');
 const OFFER = 'S123123123_US';
@@ -220,10 +222,11 @@ interface Trial {
 type Strategy = StrategyRow['strategy'];
 
 /** One purchase: receipt, then polls per the strategy until granted (background every 30 s after 60 s). */
-async function purchase(emu: CleengEmulator, strategy: Strategy, schedule: ChannelSchedule, id: string): Promise<Trial> {
+async function purchase(stack: LocalStack, strategy: Strategy, schedule: ChannelSchedule, id: string): Promise<Trial> {
+    const emu = stack.cleeng;
     const email = `bench-${id}@example.com`;
     const purchaseId = `bench-${id}`;
-    const receipt = await postJson(emu.url, '/v1/roku/receipts', {
+    const receipt = await postJson(stack.relayUrl, '/v1/roku/receipts', {
         customerEmail: email,
         offerId: OFFER,
         order: { amount: 4.99, code: 'S123123123-US', purchaseId, qty: 1, total: 4.99 }
@@ -250,7 +253,7 @@ async function purchase(emu: CleengEmulator, strategy: Strategy, schedule: Chann
         }
         await sleep(delay);
         pollTimes.push(Date.now() - start);
-        const check = await postJson(emu.url, '/v1/entitlements/check', { customerEmail: email, offerId: OFFER });
+        const check = await postJson(stack.relayUrl, '/v1/entitlements/check', { customerEmail: email, offerId: OFFER });
         index++;
         const granted = check.status === 200 && (check.json as { accessGranted?: boolean } | undefined)?.accessGranted === true;
         if (granted) {
@@ -326,16 +329,19 @@ export async function runEntitlementBench(opts: EntitlementBenchOptions = {}): P
     const schedule = opts.schedule ?? (await scheduleFromChannel());
     log(`schedule (ms): ${schedule.targetsMs.join(', ')}; then every ${schedule.backgroundMs} ms`);
 
-    const emus = new Map<number, CleengEmulator>();
+    const emus = new Map<number, LocalStack>();
     const emails: string[] = [];
     let stopWatch = (): void => undefined;
     try {
         for (const d of delaysS) {
             // The emulator caps grant delays at 30 s: jitter spreads below the cap for the 30 s case.
             const max = Math.min(d * 1000 + jitter, MAX_GRANT_DELAY_MS);
-            emus.set(d, await startCleengEmulator({ grantDelayMs: { min: Math.max(0, max - jitter), max } }));
+            emus.set(d, await startLocalStack({ cleeng: { grantDelayMs: { min: Math.max(0, max - jitter), max } } }));
         }
-        stopWatch = watchGrants([...emus.values()], () => emails);
+        stopWatch = watchGrants(
+            [...emus.values()].map((s) => s.cleeng),
+            () => emails
+        );
         const strategies: Strategy[] = ['channel schedule', 'every 5 s'];
         const jobs: Promise<{ strategy: Strategy; delay: number; trial: Trial }>[] = [];
         let k = 0;

@@ -1,20 +1,24 @@
 /**
- * `npm start`: the whole purchase flow with no Roku and no Cleeng account. It starts the Cleeng
- * emulator on loopback, builds the channel (e2e build: the channel plus the test store emulator
- * answering from a csFake scenario) aimed at it, and serves it in the simulator on a local web
- * page where the keyboard is the remote. The channel's console is printed here.
+ * `npm start`: the whole purchase flow with no Roku and no Cleeng account, through what ships.
+ * It starts the Cleeng fake and the real relay (the code `npm run relay` runs) in this process on
+ * loopback, builds the channel (e2e build: the channel plus the test store emulator answering
+ * from a csFake scenario) aimed at the relay, and serves it in the simulator on a local web page
+ * where the keyboard is the remote. The channel's console, the relay's log lines and the fake's
+ * request lines are printed here.
  *
- *   npm start                                   new-viewer scenario, embedded Cleeng emulator
+ *   channel (simulator page) → relay (embedded) → Cleeng fake (embedded)
+ *
+ *   npm start                                   new-viewer scenario, embedded relay + Cleeng fake
  *   npm start -- --csfake active-subscriber     another scenario (folder under test/csfake/ or a path)
- *   npm start -- --relay-url https://relay.example.com   your own relay or Cleeng-compatible base URL
+ *   npm start -- --relay-url https://relay.example.com   your own relay instead (nothing embedded)
  *   npm start -- --prod                         the production build (real ChannelStore node)
  *   npm start -- --port 7000 --host 0.0.0.0
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { startCleengEmulator, type CleengEmulator } from '../emulators/cleeng';
 import { buildChannel, BuildError, loadEnv } from './build';
+import { startLocalStack, type LocalStack } from './lib/local-stack';
 import { startSimServer } from './lib/sim-server';
 
 interface StartOptions {
@@ -68,12 +72,17 @@ export function canOpenBrowser(env: NodeJS.ProcessEnv = process.env): boolean {
 
 async function main(): Promise<void> {
     const opts = parseArgs(process.argv.slice(2));
-    let emulator: CleengEmulator | undefined;
+    let stack: LocalStack | undefined;
     let relayUrl = opts.relayUrl;
     if (!relayUrl) {
-        emulator = await startCleengEmulator({ port: Number(process.env.CLEENG_EMULATOR_PORT ?? 0), log: (line) => console.log(`[cleeng-emulator] ${line}`) });
-        relayUrl = emulator.url;
-        console.log(`Cleeng emulator on ${emulator.url} (grants access 2-4 s after a receipt; faults: POST ${emulator.url}/__emulator/fault)`);
+        stack = await startLocalStack({
+            cleeng: { port: Number(process.env.CLEENG_EMULATOR_PORT ?? 0), log: (line) => console.log(`[cleeng-fake] ${line}`) },
+            relay: process.env.RELAY_PORT ? { port: Number(process.env.RELAY_PORT) } : {},
+            onRelayLog: (line) => console.log(`[relay] ${line}`)
+        });
+        relayUrl = stack.relayUrl;
+        console.log(`Cleeng fake on ${stack.cleeng.url} (grants access 2-4 s after a receipt; faults: POST ${stack.cleeng.url}/__emulator/fault)`);
+        console.log(`relay on ${relayUrl}, in front of the Cleeng fake; the channel talks to the relay`);
     }
     const env = { ...loadEnv(process.cwd()), RELAY_URL: relayUrl, CLEENG_MODE: 'relay' };
     const built = await buildChannel({ target: opts.prod ? 'prod' : 'e2e', csfake: opts.prod ? undefined : opts.csfake, quiet: true, env });
@@ -106,7 +115,7 @@ async function main(): Promise<void> {
     }
     console.log('Press Ctrl+C to stop.\n');
     const stop = (): void => {
-        void Promise.all([server.close(), emulator?.close()]).then(() => process.exit(0));
+        void Promise.all([server.close(), stack?.close()]).then(() => process.exit(0));
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -2,7 +2,8 @@
  * A test-only channel around CleengService: the service and the cleeng logic copied from the
  * repo, plus a scene (test/cleeng/harness/) that runs steps given as a launch parameter and
  * prints every event. Built with the project's own build (bsc, simulator transforms) into
- * out/tmp/, with channel configs pointing at a Cleeng emulator.
+ * out/tmp/, with channel configs pointing at the real relay (relay mode: channel → relay →
+ * Cleeng fake, see scripts/lib/local-stack.ts) or straight at the Cleeng fake (direct mode).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -55,6 +56,8 @@ export interface RunOptions {
 
 export interface HarnessRun {
     result: SimulatorResult;
+    /** When (host clock, ms) each console line arrived. */
+    lineTimes: { line: string; at: number }[];
     /** Every event the service sent, in order. */
     events: Record<string, unknown>[];
     /** True when the harness finished its steps. */
@@ -121,7 +124,15 @@ async function runHarness(zipPath: string, opts: RunOptions): Promise<HarnessRun
     if (opts.configPath) {
         launchParams.configPath = opts.configPath;
     }
-    const result = await runInSimulator({ app: zipPath, timeoutMs: opts.timeoutMs ?? 60000, launchParams, registry: opts.registry });
+    const lineTimes: { line: string; at: number }[] = [];
+    // The timeout is a ceiling: a run ends when the harness has done its steps.
+    const result = await runInSimulator({
+        app: zipPath,
+        timeoutMs: opts.timeoutMs ?? 120000,
+        launchParams,
+        registry: opts.registry,
+        onLine: (line) => lineTimes.push({ line, at: Date.now() })
+    });
     const events: Record<string, unknown>[] = [];
     for (const line of result.lines) {
         const m = /^\[harness\] event (.*)$/.exec(line);
@@ -129,7 +140,7 @@ async function runHarness(zipPath: string, opts: RunOptions): Promise<HarnessRun
             events.push(JSON.parse(m[1]!) as Record<string, unknown>);
         }
     }
-    return { result, events, done: result.lines.includes('[harness] done') };
+    return { result, lineTimes, events, done: result.lines.includes('[harness] done') };
 }
 
 /** A cleeng.PurchaseRecord as the purchase flow hands it to the service. */

@@ -1,12 +1,14 @@
 /**
- * The whole channel end to end in the simulator, driven by remote keys, against the Cleeng
- * emulator on loopback and the test store emulator answering from csFake scenarios.
+ * The whole channel end to end in the simulator, driven by remote keys: channel → the real relay
+ * (in this process) → the Cleeng fake, with the test store emulator answering from csFake
+ * scenarios. The relay's error classes each have their own test in relay-errors.test.ts.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import type { CleengEmulator } from '../../emulators/cleeng';
+import type { LocalStack } from '../../scripts/lib/local-stack';
 import { startSimulatorSession } from '../../scripts/lib/simulator';
-import { buildE2E, explain, onScreen, phases, runChannel, screens, screenshotsDir, startEmulator } from './support';
+import { buildE2E, explain, messages, onScreen, phases, receiptLines, runChannel, screens, screenshotsDir, startChain } from './support';
 
 interface ReceiptBody {
     customerEmail: string;
@@ -15,6 +17,7 @@ interface ReceiptBody {
     ipAddress?: string;
 }
 
+let chain: LocalStack;
 let emulator: CleengEmulator;
 const apps = new Map<string, string>();
 async function app(scenario: string): Promise<string> {
@@ -22,23 +25,37 @@ async function app(scenario: string): Promise<string> {
     if (existing) {
         return existing;
     }
-    const built = await buildE2E(scenario, emulator.url);
+    const built = await buildE2E(scenario, chain.relayUrl);
     apps.set(scenario, built);
     return built;
 }
 
+/** The receipts that reached Cleeng (what the relay forwarded). */
 function receipts(): ReceiptBody[] {
-    return emulator.requests.filter((r) => r.method === 'POST' && r.path === '/v1/roku/receipts').map((r) => r.json as ReceiptBody);
+    return emulator.requests.filter((r) => r.method === 'POST' && r.path === '/roku/payment').map((r) => r.json as ReceiptBody);
+}
+
+/** The relay's answers to the channel on one route: [status, error code]. */
+function relayAnswers(path: string): [number, string | undefined][] {
+    return chain.relayRequests()
+        .filter((e) => e.method === 'POST' && e.path === path)
+        .map((e) => [e.status as number, e.code as string | undefined]);
 }
 
 const BUY_FIRST_PLAN = [...onScreen('catalog', ['Select'], 'catalog')];
 
 describe('end to end: the channel in the simulator', { concurrency: false }, () => {
     before(async () => {
-        emulator = await startEmulator({ grantDelayMs: 1500 });
+        chain = await startChain({ cleeng: { grantDelayMs: 1500 } });
+        emulator = chain.cleeng;
     });
     after(async () => {
-        await emulator.close();
+        await chain?.close();
+    });
+    beforeEach(async () => {
+        // csFake scenarios reuse their Roku transaction IDs: each case starts with a relay that never saw them.
+        await chain.resetRelay();
+        chain.relayLog.length = 0;
     });
 
     it('sells a new viewer the monthly plan: RFI, order, receipt to Cleeng in the documented shape, then access', async () => {
@@ -66,6 +83,11 @@ describe('end to end: the channel in the simulator', { concurrency: false }, () 
         assert.equal(typeof body.order.total, 'number');
         assert.equal(body.order.qty, 1);
         assert.ok(body.order.purchaseId.length > 0);
+        const posted = emulator.requests.find((r) => r.path === '/roku/payment')!;
+        assert.equal(posted.headers['x-publisher-token'], 'emulator-publisher-token', 'the relay adds the publisher token');
+        assert.deepEqual(relayAnswers('/v1/roku/receipts'), [[200, undefined]]);
+        assert.ok(relayAnswers('/v1/entitlements/check').some(([status]) => status === 200));
+        assert.ok(emulator.requests.some((r) => r.path === '/3.0/json-rpc' && (r.json as { method: string }).method === 'getAccessStatus'), 'access was checked with Cleeng');
         assert.equal(emulator.hasAccess(body.customerEmail, 'S123123123_US'), true);
         assert.ok(!result.lines.some((l) => l.includes("o'neil")), 'the viewer email never appears in the console');
         assert.ok(result.lines.includes('[flow] AppLaunchComplete'));
@@ -155,39 +177,58 @@ describe('end to end: the channel in the simulator', { concurrency: false }, () 
         assert.ok(receipts().some((r) => r.customerEmail === email), JSON.stringify(receipts()));
     });
 
-    it('keeps the receipt when Cleeng keeps failing, and sends it on the next launch', async () => {
+    it('keeps the receipt when Cleeng keeps failing (relay 503 + Retry-After, retried), and sends it on the next launch', async () => {
         emulator.reset();
-        emulator.setFault({ kind: 'status', status: 503, path: '/v1/roku/receipts' });
+        emulator.setFault({ kind: 'status', status: 503, path: '/roku/payment' });
         const first = await runChannel({
             app: await app('new-viewer'),
             launchParams: { store: 'emulator' },
-            keys: [...BUY_FIRST_PLAN, ...onScreen('message', ['Select'], 'processing')],
-            timeoutMs: 90000
+            keys: [...BUY_FIRST_PLAN, ...onScreen('message', ['Select'], 'processing')]
         });
         assert.equal(first.reason, 'closed', explain(first));
         assert.ok(phases(first).includes('processing'), phases(first).join(','));
+        assert.deepEqual(
+            receiptLines(first).map((r) => [r.outcome, r.http]),
+            [
+                ['retrying', 503],
+                ['retrying', 503],
+                ['retrying', 503],
+                ['deferred', 503]
+            ],
+            explain(first)
+        );
+        assert.ok(relayAnswers('/v1/roku/receipts').every(([status, code]) => status === 503 && code === 'CLEENG_UNAVAILABLE'));
+        assert.ok(messages(first).some((m) => /payment went through/i.test(m)), messages(first).join('\n'));
+        assert.ok(!messages(first).some((m) => /not been charged/i.test(m)), 'a charged viewer is never told they were not charged');
         assert.equal(emulator.purchases().length, 0);
         const outbox = first.registry.cleeng_outbox ?? {};
         assert.ok(Object.keys(outbox).length > 0, `the purchase is kept in the registry: ${JSON.stringify(first.registry)}`);
 
         emulator.setFault(null);
-        const second = await runChannel({ app: await app('new-viewer'), launchParams: { store: 'emulator' }, registry: first.registry, keys: onScreen('catalog', ['Back'], undefined) });
+        const purchaseId = receiptLines(first)[0]!.purchaseId;
+        // Sent at launch, before the viewer did anything: wait for the channel to say so, then leave.
+        const second = await runChannel({
+            app: await app('new-viewer'),
+            launchParams: { store: 'emulator' },
+            registry: first.registry,
+            keys: [{ when: `[cleeng] receipt ${purchaseId} accepted`, waitMs: 300, key: 'Back' }, { waitMs: 800, key: 'Back' }]
+        });
         assert.equal(second.reason, 'closed', explain(second));
-        // Sent at launch, before the viewer did anything.
-        const deadline = Date.now() + 5000;
-        while (emulator.purchases().length === 0 && Date.now() < deadline) {
-            await new Promise((r) => setTimeout(r, 100));
-        }
-        assert.equal(emulator.purchases().length, 1, JSON.stringify(emulator.requests.map((r) => `${r.method} ${r.path}`)));
+        const bought = await emulator.waitForPurchases(1, 30_000);
+        assert.deepEqual(
+            bought.map((p) => p.purchaseId),
+            [purchaseId]
+        );
         assert.deepEqual(Object.keys(second.registry.cleeng_outbox ?? {}).filter((k) => !k.startsWith('ack')), [], JSON.stringify(second.registry));
     });
 
     it('tells the viewer to contact support with the purchase ID when Cleeng rejects the receipt', async () => {
         emulator.reset();
-        emulator.setFault({ kind: 'status', status: 422, path: '/v1/roku/receipts' });
+        emulator.setFault({ kind: 'status', status: 422, path: '/roku/payment' });
         const result = await runChannel({ app: await app('new-viewer'), launchParams: { store: 'emulator' }, keys: [...BUY_FIRST_PLAN, ...onScreen('message', ['Back'], 'error-rejected')] });
         emulator.setFault(null);
         assert.equal(result.reason, 'closed', explain(result));
+        assert.deepEqual(relayAnswers('/v1/roku/receipts'), [[422, 'CLEENG_REJECTED']]);
         assert.ok(result.lines.some((l) => l.startsWith('[flow] message ') && /purchase ID/i.test(l)), explain(result));
     });
 
@@ -233,51 +274,63 @@ describe('end to end: the channel in the simulator', { concurrency: false }, () 
         assert.equal(result.crash, undefined);
     });
 
-    it('retries a Cleeng 500 and still grants access', async () => {
+    it('retries a Cleeng 500 (the relay retries, then answers 503; the channel retries) and still grants access', async () => {
         emulator.reset();
-        emulator.setFault({ kind: 'status', status: 500, path: '/v1/roku/receipts', count: 2 });
+        // The relay makes 2 attempts per request: 2 failures answer the channel 503, the channel's next try is accepted.
+        emulator.setFault({ kind: 'status', status: 500, path: '/roku/payment', count: 2 });
         const result = await runChannel({ app: await app('new-viewer'), launchParams: { store: 'emulator' }, keys: [...BUY_FIRST_PLAN, ...onScreen('access', ['Back'])] });
         emulator.setFault(null);
         assert.equal(result.reason, 'closed', explain(result));
-        const posts = emulator.requests.filter((r) => r.path === '/v1/roku/receipts');
+        const posts = emulator.requests.filter((r) => r.path === '/roku/payment');
         assert.equal(posts.length, 3, 'two failures, then accepted');
+        assert.deepEqual(
+            chain.relayRequests().filter((e) => e.method === 'POST' && e.path === '/v1/roku/receipts').map((e) => [e.status, e.code]),
+            [
+                [503, 'CLEENG_UNAVAILABLE'],
+                [200, undefined]
+            ]
+        );
+        assert.deepEqual(
+            receiptLines(result).map((r) => [r.outcome, r.http]),
+            [
+                ['retrying', 503],
+                ['accepted', 200]
+            ]
+        );
         assert.equal(emulator.purchases().length, 1);
-    });
-
-    it('explains a configuration problem, keeping the purchase, when the receipt endpoint answers 401', async () => {
-        emulator.reset();
-        emulator.setFault({ kind: 'status', status: 401, path: '/v1/roku/receipts' });
-        const result = await runChannel({ app: await app('new-viewer'), launchParams: { store: 'emulator' }, keys: [...BUY_FIRST_PLAN, { when: /\[flow\] phase (error|processing)/, waitMs: 600, screenshot: 'error-config' }, { key: 'Back' }] });
-        emulator.setFault(null);
-        assert.equal(result.reason, 'closed', explain(result));
-        assert.ok(result.lines.some((l) => l.startsWith('[flow] message ') && /purchase ID/i.test(l)), explain(result));
-        assert.ok(result.lines.some((l) => l.startsWith('[cleeng] receipt') && l.includes('unauthorized')), explain(result));
-        assert.ok(Object.keys(result.registry.cleeng_outbox ?? {}).length > 0, 'the purchase is kept');
     });
 
     it('sends the receipt on relaunch when the app stopped between the order and the POST', async () => {
         emulator.reset();
-        emulator.setFault({ kind: 'timeout', path: '/v1/roku/receipts' });
+        emulator.setFault({ kind: 'timeout', path: '/roku/payment' });
         const session = await startSimulatorSession({
             app: await app('new-viewer'),
             launchParams: { store: 'emulator' },
             screenshotsDir,
-            timeoutMs: 30000,
+            timeoutMs: 120000,
             keys: [...BUY_FIRST_PLAN]
         });
         // Stop the app (as if the viewer pressed Home or the TV lost power) while the POST hangs.
-        const deadline = Date.now() + 25000;
-        while (Date.now() < deadline && !emulator.requests.some((r) => r.path === '/v1/roku/receipts')) {
-            await new Promise((r) => setTimeout(r, 200));
-        }
+        await emulator.waitForRequests('/roku/payment', 1, 60_000);
         const first = await session.stop();
+        // A relay deploy: the hanging upstream call is cut, so nothing the first launch sent reaches Cleeng.
+        await chain.restartRelay();
         emulator.setFault(null);
         assert.equal(first.reason, 'stopped');
         assert.equal(emulator.purchases().length, 0, 'nothing reached Cleeng before the stop');
         assert.ok(Object.keys(first.registry.cleeng_outbox ?? {}).length > 0, `written before the POST: ${JSON.stringify(first.registry)}`);
 
-        const second = await runChannel({ app: await app('new-viewer'), launchParams: { store: 'emulator' }, registry: first.registry, keys: [{ when: '[cleeng] receipt', waitMs: 300, key: 'Back' }, { waitMs: 800, key: 'Back' }] });
+        const second = await runChannel({
+            app: await app('new-viewer'),
+            launchParams: { store: 'emulator' },
+            registry: first.registry,
+            keys: [{ when: /\[cleeng\] receipt \S+ accepted/, waitMs: 300, key: 'Back' }, { waitMs: 800, key: 'Back' }]
+        });
         assert.equal(second.reason, 'closed', explain(second));
-        assert.equal(emulator.purchases().length, 1, JSON.stringify(emulator.requests.map((r) => `${r.method} ${r.path}`)));
+        assert.equal((await emulator.waitForPurchases(1, 30_000)).length, 1, JSON.stringify(emulator.requests.map((r) => `${r.method} ${r.path}`)));
+        assert.deepEqual(
+            receiptLines(second).map((r) => r.outcome),
+            ['accepted']
+        );
     });
 });

@@ -1,31 +1,38 @@
 /**
- * End-to-end support: the Cleeng emulator on loopback, an e2e build of the channel pointed at
- * it, and simulator runs driven by remote keys.
+ * End-to-end support: the real relay (in this process, on 127.0.0.1 port 0) in front of the
+ * Cleeng fake, an e2e build of the channel aimed at the relay, and simulator runs driven by
+ * remote keys. Nothing between the channel and Cleeng is stubbed: every answer the channel sees
+ * is one the relay produced, from the fake's documented Cleeng answers or its own configuration.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { buildChannel } from '../../scripts/build';
 import { runInSimulator } from '../../scripts/lib/simulator';
 import type { KeyStep, SimulatorOptions, SimulatorResult } from '../../scripts/lib/simulator-types';
-import { startCleengEmulator, type CleengEmulator, type CleengEmulatorOptions } from '../../emulators/cleeng';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../scripts/lib/local-stack';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const screenshotsDir = path.join(repoRoot, 'out', 'screenshots', 'e2e');
 export const docsScreenshotsDir = path.join(repoRoot, 'docs', 'screenshots');
 
-export async function startEmulator(options: CleengEmulatorOptions = {}): Promise<CleengEmulator> {
-    return startCleengEmulator({ grantDelayMs: 1000, ...options });
+/** The Cleeng fake and the real relay in front of it (grants 1 s after a receipt unless told otherwise). */
+export async function startChain(options: LocalStackOptions = {}): Promise<LocalStack> {
+    return startLocalStack({
+        ...options,
+        cleeng: { grantDelayMs: 1000, ...options.cleeng },
+        onRelayLog: process.env.E2E_VERBOSE ? (l) => console.log(`[relay] ${l}`) : undefined
+    });
 }
 
-/** Builds the e2e channel packaging one csFake scenario, aimed at the emulator (relay mode). */
-export async function buildE2E(scenario: string, emulatorUrl: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
+/** Builds the e2e channel packaging one csFake scenario, aimed at the relay (relay mode). */
+export async function buildE2E(scenario: string, relayUrl: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
     const out = path.join('out', 'e2e', `e2e-${scenario}-${process.pid}.zip`);
     const result = await buildChannel({
         target: 'e2e',
         csfake: scenario,
         outFile: out,
         quiet: true,
-        env: { CHANNEL_ENV: 'local', CLEENG_MODE: 'relay', RELAY_URL: emulatorUrl, CLEENG_TIMEOUT_MS: '5000', ...extraEnv }
+        env: { CHANNEL_ENV: 'local', CLEENG_MODE: 'relay', RELAY_URL: relayUrl, CLEENG_TIMEOUT_MS: '5000', ...extraEnv }
     });
     return result.zipPath;
 }
@@ -39,7 +46,8 @@ export interface RunOptions extends Partial<SimulatorOptions> {
 /** Runs the channel; ends with Back presses unless told otherwise. Echoes nothing unless E2E_VERBOSE. */
 export async function runChannel(opts: RunOptions): Promise<SimulatorResult> {
     const result = await runInSimulator({
-        timeoutMs: 30000,
+        // A ceiling, not a schedule: runs end when the channel closes.
+        timeoutMs: 120000,
         screenshotsDir,
         onLine: process.env.E2E_VERBOSE ? (l) => console.log(l) : undefined,
         ...opts
@@ -65,6 +73,23 @@ export function phases(result: SimulatorResult): string[] {
 
 export function explain(result: SimulatorResult): string {
     return `${result.message}\n${result.lines.filter((l) => !l.startsWith('[beacon]')).join('\n')}`;
+}
+
+/** The console line the channel prints for a receipt outcome (`[cleeng] receipt <id> <outcome> http=<code>`). */
+export function receiptLines(result: SimulatorResult): { purchaseId: string; outcome: string; http: number }[] {
+    const out: { purchaseId: string; outcome: string; http: number }[] = [];
+    for (const line of result.lines) {
+        const m = /^\[cleeng\] receipt (\S+) (\w+) http=\s*(-?\d+)/.exec(line);
+        if (m) {
+            out.push({ purchaseId: m[1]!, outcome: m[2]!, http: Number(m[3]) });
+        }
+    }
+    return out;
+}
+
+/** The `[flow] message` lines (what the viewer read on screen). */
+export function messages(result: SimulatorResult): string[] {
+    return result.lines.filter((l) => l.startsWith('[flow] message ')).map((l) => l.slice('[flow] message '.length));
 }
 
 /** Steps: wait for a screen, optionally screenshot it, then press keys. */
