@@ -1,5 +1,6 @@
 /**
- * `npm test`: everything — TypeScript type check, BrighterScript format check, the production build
+ * `npm test`: everything — TypeScript type check, import rules (scripts/check-deps.ts:
+ * dependency-cruiser), BrighterScript format check, the production build
  * (compiler + bslint), the node:test files (tooling, relay, emulators, device tooling, end to end)
  * and the Rooibos suites in the simulator. The kinds run side by side; the node:test files run in
  * a pool (longest first, from the previous run's timings), each in its own process. Each kind's
@@ -8,7 +9,7 @@
  * check; exits non-zero if anything failed. Everything is also written to out/test-results/.
  *
  *   npm test                              everything
- *   npm test -- --only rooibos            one kind (or several: --only typecheck,node): typecheck, format, build, node, rooibos
+ *   npm test -- --only rooibos            one kind (or several: --only typecheck,node): typecheck, deps, format, build, node, rooibos
  *   npm test -- --jobs 2                  node:test files at most 2 at a time (default TEST_JOBS or 3)
  *   npm test -- --serial                  one thing at a time (kinds in order, one node:test file at a time)
  *   npm test -- test/e2e                  only the node:test files under these paths (implies --only node)
@@ -19,6 +20,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { checkDeps } from './check-deps';
 import { parseRooibosOutputDetailed, toJUnitXml } from './lib/rooibos-output';
 import { ensureGenerated } from '../contract/generate';
 
@@ -293,6 +295,7 @@ async function main(): Promise<number> {
 
     const allKinds: Kind[] = [
         { kind: 'typecheck', title: 'typecheck (tsc)', run: (out) => check('typecheck', out, async () => (await run(bin('tsc'), ['--noEmit', '-p', '.'], out)) === 0) },
+        { kind: 'deps', title: 'import rules (dependency-cruiser)', run: (out) => check('deps', out, () => checkDeps(out.log)) },
         { kind: 'format', title: 'format check (bsfmt)', run: (out) => check('format', out, async () => (await run(bin('bsfmt'), ['--check'], out)) === 0) },
         {
             kind: 'build',
@@ -312,8 +315,8 @@ async function main(): Promise<number> {
     const kinds = allKinds.filter((k) => want(k.kind));
     if (opts.only) {
         for (const k of opts.only) {
-            if (!['typecheck', 'format', 'build', 'node', 'rooibos'].includes(k)) {
-                throw new Error(`--only: unknown kind ${k} (typecheck, format, build, node, rooibos)`);
+            if (!['typecheck', 'deps', 'format', 'build', 'node', 'rooibos'].includes(k)) {
+                throw new Error(`--only: unknown kind ${k} (typecheck, deps, format, build, node, rooibos)`);
             }
         }
     }

@@ -9,7 +9,6 @@
  */
 import { DiagnosticSeverity, Program } from 'brighterscript';
 import JSZip from 'jszip';
-import { parseManifestText } from '../../scripts/lib/device';
 
 export interface CompileCheck {
     ok: boolean;
@@ -25,8 +24,20 @@ export interface CompileCheck {
     files: Map<string, Buffer>;
 }
 
-/** A manifest's key=value pairs (`#` comments skipped), read the same way as the device scripts read it. */
-export { parseManifestText as parseManifest };
+/**
+ * A manifest's key=value pairs, as Roku documents the file: one `key=value` per line, `#` starts
+ * a comment line. The fake device reads it itself; it never borrows the tooling it stands in front of.
+ */
+export function parseManifest(text: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const line of text.split(/\r?\n/)) {
+        const m = /^\s*([A-Za-z0-9_.-]+)\s*=(.*)$/.exec(line);
+        if (m && !line.trim().startsWith('#')) {
+            out[m[1]!] = m[2]!.trim();
+        }
+    }
+    return out;
+}
 
 export async function readZip(zip: Buffer): Promise<Map<string, Buffer>> {
     const archive = await JSZip.loadAsync(zip);
@@ -64,7 +75,7 @@ export async function compileCheck(zip: Buffer): Promise<CompileCheck> {
             consoleLines: ['------->No manifest. Invalid package.']
         };
     }
-    const manifest = parseManifestText(manifestBytes.toString('utf8'));
+    const manifest = parseManifest(manifestBytes.toString('utf8'));
     const title = manifest.title ?? 'dev';
     const consoleLines = [`------ Compiling dev '${title}' ------`];
 
