@@ -91,8 +91,8 @@ export interface GetAccessStatusResult {
 /** Cleeng JSON-RPC 3.0 error codes the relay and emulator care about. */
 export const CleengRpcCode = {
     INVALID_CUSTOMER_TOKEN: 1,
-    /** Emulator's choice: Cleeng's number for a bad publisher token is not documented in our notes. */
-    INVALID_PUBLISHER_TOKEN: 2,
+    /** Cleeng's API reference for generateCustomerToken: 3 "Invalid publisher token" (contract/cleeng/json-rpc-errors.json). */
+    INVALID_PUBLISHER_TOKEN: 3,
     OFFER_NOT_FOUND: 4,
     IP_LIMIT: 14,
     INVALID_ARGUMENTS: 16,

@@ -60,7 +60,7 @@ export async function startCleengDouble(opts: { publisherToken: string; answerDe
                 const rpc = (result: unknown, error: unknown = null): void => json(200, { result, error, id: body.id ?? null, jsonrpc: '2.0' });
                 if (body.method === 'generateCustomerToken') {
                     if (params.publisherToken !== opts.publisherToken) {
-                        rpc(null, { code: 2, message: 'Invalid publisher token' });
+                        rpc(null, { code: 3, message: 'Invalid publisher token' });
                         return;
                     }
                     const token = randomBytes(12).toString('hex');
