@@ -2,7 +2,7 @@
  * The purchase flow as a ropm package in someone else's channel: a throwaway host channel in a
  * temp folder installs dist/ropm with the real ropm, builds with this repo's bsc with no
  * diagnostics at all, and sells a plan in the simulator through the packaged flow, against the
- * Cleeng emulator on loopback and the test-only store emulator the harness adds to the host.
+ * real relay and the Cleeng fake on loopback, and the test-only store emulator the harness adds to the host.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -10,10 +10,16 @@ import * as os from 'os';
 import * as path from 'path';
 import { after, before, describe, it } from 'node:test';
 import type { CleengEmulator } from '../../emulators/cleeng';
+import type { LocalStack } from '../../scripts/lib/local-stack';
 import { checkRopmPackage, ropmNameClashes } from '../../scripts/build-ropm';
 import { buildHostChannel, ropmInstall } from '../../scripts/lib/host-channel';
-import { explain, runChannel, startEmulator } from '../e2e/support';
+import { explain, runChannel, startChain } from '../e2e/support';
 import { filesUnder, injectStoreEmulator, ropmPackage } from './support';
+
+// Issue 11 (helper E): the channel on main sends no check token or device proof with
+// POST /v1/entitlements/check, so the real relay answers 401 PROOF_REQUIRED and access never
+// comes. Right for the contract; todo until the channel is fixed.
+const NEEDS_CHECK_PROOF = { todo: 'issue 11: the channel sends no proof with /v1/entitlements/check (relay 401 PROOF_REQUIRED)' };
 
 const MANIFEST = ['title=Throwaway Host', 'major_version=1', 'minor_version=0', 'build_version=1', 'ui_resolutions=fhd', ''].join('\n');
 
@@ -101,12 +107,14 @@ const BSCONFIG = {
 };
 
 describe('the purchase flow as a ropm package in a throwaway host channel', { concurrency: false }, () => {
+    let chain: LocalStack;
     let emulator: CleengEmulator;
     let host: string;
     let installOutput = '';
 
     before(async () => {
-        emulator = await startEmulator({ grantDelayMs: 1000 });
+        chain = await startChain();
+        emulator = chain.cleeng;
         host = fs.mkdtempSync(path.join(os.tmpdir(), 'throwaway-host-'));
         fs.writeFileSync(path.join(host, 'package.json'), JSON.stringify({ name: 'throwaway-host', version: '1.0.0', private: true }, null, 2));
         fs.writeFileSync(path.join(host, 'manifest'), MANIFEST);
@@ -115,10 +123,10 @@ describe('the purchase flow as a ropm package in a throwaway host channel', { co
         fs.writeFileSync(path.join(host, 'source', 'main.brs'), MAIN_BRS);
         fs.mkdirSync(path.join(host, 'components'));
         fs.writeFileSync(path.join(host, 'components', 'HostScene.xml'), SCENE_XML);
-        fs.writeFileSync(path.join(host, 'components', 'HostScene.brs'), sceneBrs(emulator.url));
+        fs.writeFileSync(path.join(host, 'components', 'HostScene.brs'), sceneBrs(chain.relayUrl));
     });
     after(async () => {
-        await emulator.close();
+        await chain?.close();
         fs.rmSync(host, { recursive: true, force: true });
     });
 
@@ -170,8 +178,9 @@ describe('the purchase flow as a ropm package in a throwaway host channel', { co
         assert.ok(fs.statSync(result.zipPath).size > 0);
     });
 
-    it('sells a plan in the simulator through the packaged flow, and the entitlement query follows', async () => {
+    it('sells a plan in the simulator through the packaged flow, and the entitlement query follows', NEEDS_CHECK_PROOF, async () => {
         emulator.reset();
+        await chain.resetRelay();
         const zip = path.join(host, 'out', 'bsconfig.zip');
         const result = await runChannel({
             app: zip,
@@ -183,7 +192,7 @@ describe('the purchase flow as a ropm package in a throwaway host channel', { co
         assert.ok(lines.includes('[host] entitlement before entitled=false known=true offers=S123123123_US granted='), explain(result));
         assert.ok(lines.includes('[host] purchase offer S123123123_US'), explain(result));
         assert.ok(lines.includes('[host] entitlement after entitled=true known=true offers=S123123123_US granted=S123123123_US'), explain(result));
-        const receipts = emulator.requests.filter((r) => r.method === 'POST' && r.path === '/v1/roku/receipts');
+        const receipts = emulator.requests.filter((r) => r.method === 'POST' && r.path === '/roku/payment');
         assert.equal(receipts.length, 1, JSON.stringify(emulator.requests.map((r) => `${r.method} ${r.path}`)));
         assert.equal(emulator.hasAccess('test@example.com', 'S123123123_US'), true);
     });

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { startCleengEmulator, CleengEmulator, parseGrantDelay, cleengSchemas, CLEENG_CONTRACT_DIR, RPC_ERRORS } from '../../emulators/cleeng';
 import { call, post, receipt, waitFor } from '../relay/helpers';
+import { goldenReceiptRequest } from '../../contract/generated';
 
 const example = (name: string): unknown => JSON.parse(fs.readFileSync(path.join(CLEENG_CONTRACT_DIR, 'examples', name), 'utf8'));
 
@@ -39,7 +40,6 @@ describe('Cleeng emulator', () => {
 
     test('the contract examples are valid against the contract schemas', () => {
         const cases: [keyof typeof cleengSchemas, string][] = [
-            ['rokuPayment', 'roku-payment.request.json'],
             ['paymentOk', 'roku-payment.200.json'],
             ['restError', 'roku-payment.400.json'],
             ['restError', 'roku-payment.401.json'],
@@ -57,20 +57,22 @@ describe('Cleeng emulator', () => {
             const v = cleengSchemas[schema];
             assert.ok(v(example(file)), `${file}: ${JSON.stringify(v.errors)}`);
         }
+        // The golden receipt (contract/examples/relay/receipt-request.json) is also the body Cleeng gets.
+        assert.ok(cleengSchemas.rokuPayment(goldenReceiptRequest()), JSON.stringify(cleengSchemas.rokuPayment.errors));
         const params = (file: string) => (example(file) as { params: unknown }).params;
         assert.ok(cleengSchemas.generateCustomerTokenParams(params('generate-customer-token.request.json')));
         assert.ok(cleengSchemas.getAccessStatusParams(params('get-access-status.request.json')));
         assert.ok(cleengSchemas.getAccessStatusResult((example('get-access-status.response.json') as { result: unknown }).result));
         assert.equal(RPC_ERRORS.getAccessStatus['4'], 'Offer not found');
         // The schemas refuse what they should (not everything passes).
-        assert.equal(cleengSchemas.rokuPayment({ ...(example('roku-payment.request.json') as object), customerEmail: 'not an email' }), false);
+        assert.equal(cleengSchemas.rokuPayment({ ...goldenReceiptRequest(), customerEmail: 'not an email' }), false);
         assert.equal(cleengSchemas.paymentOk({ message: 'queued' }), false);
     });
 
-    test('the contract example receipt is accepted with 200 {"message":"OK"}, and access is granted only after the delay', async () => {
+    test('the golden receipt is accepted with 200 {"message":"OK"}, and access is granted only after the delay', async () => {
         const own = await startCleengEmulator({ publisherToken: TOKEN, grantDelayMs: 3000 });
         try {
-            const r = example('roku-payment.request.json') as ReturnType<typeof receipt>;
+            const r = goldenReceiptRequest();
             const a = await post(own.url, '/roku/payment', r, auth);
             assert.equal(a.status, 200);
             assert.deepEqual(a.json, { message: 'OK' });
