@@ -26,7 +26,7 @@ import {
     type ReceiptRequest,
     type RelayErrorCode,
 } from '../contract/generated';
-import { CleengAndroidPaymentRequest, CleengRpcCode, GenerateCustomerTokenResult, GetAccessStatusResult, toCleengPayment } from './contract';
+import { CleengAndroidPaymentRequest, CleengRpcCode, GenerateCustomerTokenResult, GetAccessStatusResult, toCleengPayment } from './cleeng';
 import { createLogger } from './log';
 
 type Logger = FastifyBaseLogger;

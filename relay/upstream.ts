@@ -14,7 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RelayConfig, RetryPolicy } from './config';
 import type { FastifyBaseLogger as Logger } from 'fastify';
-import type { JsonRpcError } from './contract';
+import type { JsonRpcError } from './cleeng';
 
 /** Backoff before retry number `n` (1-based): half fixed, half random, capped. */
 export function backoffDelay(policy: RetryPolicy, n: number, random: () => number = Math.random): number {

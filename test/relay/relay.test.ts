@@ -7,9 +7,9 @@ import { backoffDelay, isCleengPaymentSuccess, Slots } from '../../relay/upstrea
 import { TtlCache } from '../../relay/store';
 import { Keys } from '../../relay/attestation';
 import { createLogger } from '../../relay/log';
-import { validateReceiptRequest, offerIdToRokuProductCode, toCleengPayment } from '../../relay/contract';
+import { toCleengPayment } from '../../relay/cleeng';
 import { call, leaks, post, receipt, waitFor } from './helpers';
-import { validateErrorBody, validateHealthAnswer, validateReceiptAccepted } from '../../contract/generated';
+import { offerIdToRokuProductCode, validateErrorBody, validateHealthAnswer, validateReceiptAccepted, validateReceiptRequest } from '../../contract/generated';
 
 // One file (one ts-node compile) for the relay's contract and its configuration / building blocks.
 
