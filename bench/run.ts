@@ -3,7 +3,7 @@
  * measured in this run beside its comparison. Writes the same as JSON to bench/results/.
  *
  *   npm run bench                  everything (a few minutes on 2 cores)
- *   npm run bench -- --only build,relay     (sections: entitlement, launch, build, relay, tests)
+ *   npm run bench -- --only build,relay     (sections: entitlement, launch, build, sample, relay, tests)
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
@@ -11,6 +11,8 @@ import * as os from 'os';
 import JSZip from 'jszip';
 import * as path from 'path';
 import { buildChannel } from '../scripts/build';
+import { buildExample } from '../scripts/build-example';
+import { runInSimulator } from '../scripts/lib/simulator';
 
 const root = path.resolve(__dirname, '..');
 
@@ -59,6 +61,49 @@ export async function benchBuild(): Promise<BenchRow[]> {
         ok: sizes.withoutImages < 150 * 1024
     });
     return rows;
+}
+
+/** The sample host channel's budget (examples/paywall-channel, production build). */
+export const SAMPLE_BUDGET = { zipBytes: 100 * 1024, firstScreenMs: 1500 };
+
+/** The sample host channel's production package: zip size, and launch to its first screen (the grid). */
+export async function benchSample(): Promise<BenchRow[]> {
+    const build = await buildExample({ target: 'prod', relayUrl: 'https://relay.example.com', outFile: path.join(root, 'out', 'bench', 'sample-prod.zip') });
+    const size = fs.statSync(build.zipPath).size;
+    const launches: number[] = [];
+    for (let i = 0; i < 3; i++) {
+        let startedAt = 0;
+        let shownAt = 0;
+        const result = await runInSimulator({
+            app: build.zipPath,
+            timeoutMs: 30000,
+            onLine: (line) => {
+                if (line.startsWith('------ Running')) {
+                    startedAt = Date.now();
+                } else if (line === '[sample] home' && shownAt === 0) {
+                    shownAt = Date.now();
+                }
+            },
+            keys: [{ when: '[sample] home', waitMs: 1000, key: 'Back' }]
+        });
+        if (!result.ok || shownAt === 0) {
+            throw new Error(`sample launch failed: ${result.message}`);
+        }
+        launches.push(shownAt - startedAt);
+    }
+    launches.sort((a, b) => a - b);
+    const firstScreen = launches[1]!;
+    return [
+        { section: 'sample', metric: 'sample host channel: production package zip size', value: `${(size / 1024).toFixed(1)} KB`, goal: `< ${SAMPLE_BUDGET.zipBytes / 1024} KB`, ok: size < SAMPLE_BUDGET.zipBytes },
+        {
+            section: 'sample',
+            metric: 'sample host channel: launch to first screen (grid, median of 3)',
+            value: fmtMs(firstScreen),
+            goal: `< ${fmtMs(SAMPLE_BUDGET.firstScreenMs)}`,
+            ok: firstScreen < SAMPLE_BUDGET.firstScreenMs
+        },
+        { section: 'sample', metric: 'sample host channel: production build (ropm package, ropm install, bsc)', value: fmtMs(build.durationMs) }
+    ];
 }
 
 /** CPU seconds (user + system) of this process's children that have ended, from /proc (Linux); undefined elsewhere. */
@@ -223,6 +268,7 @@ export const SECTIONS: Section[] = [
     { name: 'entitlement', run: benchEntitlement },
     { name: 'launch', run: benchChannel },
     { name: 'build', run: benchBuild },
+    { name: 'sample', run: benchSample },
     { name: 'relay', run: benchRelay },
     { name: 'tests', run: benchTests }
 ];

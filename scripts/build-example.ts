@@ -29,6 +29,7 @@ export interface ExampleBuildOptions {
 }
 
 export async function buildExample(opts: ExampleBuildOptions): Promise<HostBuildResult> {
+    const started = Date.now();
     const env = loadEnv(repoRoot);
     if (!opts.skipInstall) {
         await buildRopmPackage();
@@ -44,7 +45,8 @@ export async function buildExample(opts: ExampleBuildOptions): Promise<HostBuild
         }
     }
     const project = path.join(exampleDir, opts.target === 'prod' ? 'bsconfig.json' : 'bsconfig.e2e.json');
-    return buildHostChannel({ dir: exampleDir, project, outFile: opts.outFile, extraFiles });
+    const result = await buildHostChannel({ dir: exampleDir, project, outFile: opts.outFile, extraFiles });
+    return { ...result, durationMs: Date.now() - started };
 }
 
 if (require.main === module) {

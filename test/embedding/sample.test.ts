@@ -12,6 +12,7 @@ import type { LocalStack } from '../../scripts/lib/local-stack';
 import { buildExample } from '../../scripts/build-example';
 import type { KeyStep } from '../../scripts/lib/simulator-types';
 import { explain, runChannel, startChain } from '../e2e/support';
+import { sideloadAndLaunch, startEcpDevice } from './support';
 
 // Issue 11 (helper E): the channel on main sends no check token or device proof with
 // POST /v1/entitlements/check, so the real relay answers 401 PROOF_REQUIRED and access never
@@ -119,5 +120,46 @@ describe('the sample host channel in the simulator', { concurrency: false }, () 
         });
         assert.equal(result.reason, 'closed', explain(result));
         assert.deepEqual(playing(result.lines), []);
+    });
+
+    it('goes to a premium item sent as ECP input while it runs on the fake Roku: paywall, purchase, playback', NEEDS_CHECK_PROOF, async () => {
+        emulator.reset();
+        // The store fixtures reuse one Roku transaction ID: a relay that never saw it.
+        await chain.resetRelay();
+        const device = await startEcpDevice();
+        try {
+            const ready = await sideloadAndLaunch(device, app, { store: 'emulator' }, '[flow] screen catalog');
+            await device.ecp('input?contentId=film-1&mediaType=movie');
+            const paywall = await device.line('[sample] paywall for film-1', ready);
+            assert.ok(device.roku.consoleLines.slice(ready, paywall).some((l) => l.includes('[sample] deep link film-1 movie')));
+            // The flow was already on its catalog (hidden): once the paywall has the focus, Select buys.
+            // A press that lands before the focus moved does nothing, so press until the order starts.
+            let ordered = -1;
+            for (let attempt = 0; attempt < 5 && ordered < 0; attempt++) {
+                await device.ecp('keypress/Select');
+                ordered = await device.line('[flow] phase identifying', paywall, 5000).catch(() => -1);
+            }
+            assert.ok(ordered > paywall, device.roku.consoleLines.slice(paywall).join('\n'));
+            await device.line('[sample] playing film-1', paywall).catch((err: Error) => {
+                throw new Error(`${err.message}\n${device.roku.consoleLines.slice(paywall).join('\n')}`);
+            });
+            assert.equal(emulator.hasAccess('test@example.com', 'S123123123_US'), true);
+        } finally {
+            await device.close();
+        }
+    });
+
+    it('shows the paywall for a premium item sent as ECP input while it runs on the fake Roku', async () => {
+        const device = await startEcpDevice();
+        try {
+            const ready = await sideloadAndLaunch(device, app, { store: 'emulator' }, '[flow] screen catalog');
+            await device.ecp('input?contentId=film-1&mediaType=movie');
+            const paywall = await device.line('[sample] paywall for film-1', ready);
+            assert.ok(device.roku.consoleLines.slice(ready, paywall).some((l) => l.includes('[sample] open film-1 free=false entitled=false known=true')));
+            await device.ecp('input?contentId=trailer-1&mediaType=shortFormVideo');
+            await device.line('[sample] playing trailer-1', paywall);
+        } finally {
+            await device.close();
+        }
     });
 });

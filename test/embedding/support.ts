@@ -5,7 +5,11 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { startFakeRoku, type FakeRoku } from '../../emulators/roku/fake-roku';
+import { simulatorRunner } from '../../emulators/roku/runner';
 import { buildRopmPackage, type RopmBuildResult } from '../../scripts/build-ropm';
+import { ecpPost, sideloadZip, type DeviceConfig } from '../../scripts/lib/device';
+import { until } from '../device/support';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -61,4 +65,43 @@ export function filesUnder(dir: string, rel = ''): string[] {
         }
     }
     return out.sort();
+}
+
+/** A fake Roku (emulators/roku) running channels in the simulator, driven over ECP. */
+export interface EcpDevice {
+    roku: FakeRoku;
+    cfg: DeviceConfig;
+    /** POST an ECP command, e.g. `input?contentId=x` or `keypress/Select`. */
+    ecp(command: string): Promise<void>;
+    /** Resolves with the index of the first console line at or after `from` that contains `text`. */
+    line(text: string, from?: number, timeoutMs?: number): Promise<number>;
+    close(): Promise<void>;
+}
+
+export async function startEcpDevice(): Promise<EcpDevice> {
+    const password = 'Deep-Link-Pw';
+    const roku = await startFakeRoku({ password, runner: await simulatorRunner() });
+    const cfg: DeviceConfig = { host: roku.host, password, httpPort: roku.ports.http, ecpPort: roku.ports.ecp, consolePort: roku.ports.console };
+    const line = async (text: string, from = 0, timeoutMs = 90000): Promise<number> => {
+        let found = -1;
+        await until(
+            () => {
+                found = roku.consoleLines.findIndex((l, i) => i >= from && l.includes(text));
+                return found >= 0;
+            },
+            timeoutMs,
+            `"${text}" on the device console`
+        );
+        return found;
+    };
+    return { roku, cfg, ecp: (command) => ecpPost(cfg, command, 10000), line, close: () => roku.close() };
+}
+
+/** Sideloads a zip and (re)launches it with launch parameters; resolves once it printed `ready`. */
+export async function sideloadAndLaunch(device: EcpDevice, zipPath: string, params: Record<string, string>, ready: string): Promise<number> {
+    await sideloadZip(device.cfg, zipPath, { timeoutMs: 60000 });
+    await device.roku.idle();
+    const from = device.roku.consoleLines.length;
+    await device.ecp(`launch/dev?${new URLSearchParams(params).toString()}`);
+    return device.line(ready, from);
 }
