@@ -5,19 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { CleengEmulator } from '../../emulators/cleeng';
-import { buildE2E, explain, runChannel, startEmulator } from '../e2e/support';
+import type { LocalStack } from '../../scripts/lib/local-stack';
+import { buildE2E, explain, runChannel, startChain } from '../e2e/support';
 import { startEcpDevice, sideloadAndLaunch, type EcpDevice } from './support';
 
 describe('deep links in the reference channel', { concurrency: false }, () => {
-    let emulator: CleengEmulator;
+    let chain: LocalStack;
     let app = '';
     before(async () => {
-        emulator = await startEmulator({ grantDelayMs: 1000 });
-        app = await buildE2E('new-viewer', emulator.url);
+        chain = await startChain();
+        app = await buildE2E('new-viewer', chain.relayUrl);
     });
     after(async () => {
-        await emulator.close();
+        await chain?.close();
     });
 
     it('reads contentId and mediaType from the launch parameters', async () => {
