@@ -10,8 +10,10 @@
  *    the receipt to the relay, then poll /v1/entitlements/check (a) with the channel's schedule
  *    and (b) every 5 s, until granted.
  * 3. Prints p50/p95 of the lateness (time the grant was noticed minus time it was made) and the
- *    requests per purchase, and checks the goals: ≤ 1.0 s late at p95 for grants within 10 s,
- *    ≤ 16 requests in any 60 s.
+ *    requests per purchase, and checks the goals. The viewer has content at once (provisional
+ *    access), so the checks follow Cleeng's advice to back off: at most 6 Cleeng calls per
+ *    purchase in 60 s (the receipt plus at most 5 checks), and a grant within 10 s noticed at most
+ *    4 s late at p95.
  *
  *   npx ts-node bench/entitlement.ts [--purchases N] [--delays 1,2,4,10,30] [--jitter-ms 0]
  */
@@ -392,10 +394,11 @@ export async function runEntitlementBench(opts: EntitlementBenchOptions = {}): P
             channel,
             every5s,
             goals: {
-                lateP95Within10sMs: 1000,
-                maxRequestsIn60s: 16,
-                lateOk: channel.lateP95Ms <= 1000,
-                requestsOk: channel.maxRequestsIn60s <= 16
+                lateP95Within10sMs: 4000,
+                // Checks only: with the receipt itself that is at most 6 Cleeng calls.
+                maxRequestsIn60s: 5,
+                lateOk: channel.lateP95Ms <= 4000,
+                requestsOk: channel.maxRequestsIn60s <= 5
             },
             durationMs: Date.now() - started
         };
@@ -418,8 +421,8 @@ export function formatEntitlementBench(r: EntitlementBenchResult): string {
     }
     lines.push('');
     lines.push(
-        `grants within 10 s, channel schedule: late p50 ${s(r.channel.lateP50Ms)}, p95 ${s(r.channel.lateP95Ms)} (goal ≤ 1.00 s: ${r.goals.lateOk ? 'met' : 'MISSED'}); ` +
-            `requests p50 ${r.channel.requestsPerPurchaseP50}; max ${r.channel.maxRequestsIn60s} requests in 60 s (goal ≤ 16: ${r.goals.requestsOk ? 'met' : 'MISSED'})`
+        `grants within 10 s, channel schedule: late p50 ${s(r.channel.lateP50Ms)}, p95 ${s(r.channel.lateP95Ms)} (goal ≤ 4.00 s: ${r.goals.lateOk ? 'met' : 'MISSED'}); ` +
+            `requests p50 ${r.channel.requestsPerPurchaseP50}; max ${r.channel.maxRequestsIn60s} checks in 60 s (goal ≤ 5, 6 Cleeng calls with the receipt: ${r.goals.requestsOk ? 'met' : 'MISSED'})`
     );
     lines.push(`grants within 10 s, every 5 s:         late p50 ${s(r.every5s.lateP50Ms)}, p95 ${s(r.every5s.lateP95Ms)}; requests p50 ${r.every5s.requestsPerPurchaseP50}; max ${r.every5s.maxRequestsIn60s} requests in 60 s`);
     lines.push(`ran in ${(r.durationMs / 1000).toFixed(1)} s`);

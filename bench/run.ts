@@ -227,14 +227,14 @@ export async function benchEntitlement(): Promise<BenchRow[]> {
         section: 'entitlement',
         metric: 'grants within 10 s: late p95 (ours vs every 5 s)',
         value: `${fmtMs(r.channel.lateP95Ms)} vs ${fmtMs(r.every5s.lateP95Ms)}`,
-        goal: '<= 1.0 s',
+        goal: '<= 4.0 s (content is already open)',
         ok: r.goals.lateOk
     });
     rows.push({
         section: 'entitlement',
-        metric: 'most requests by one purchase in 60 s (ours)',
-        value: String(r.channel.maxRequestsIn60s),
-        goal: '<= 16',
+        metric: 'most Cleeng calls by one purchase in 60 s (ours: receipt + checks)',
+        value: String(r.channel.maxRequestsIn60s + 1),
+        goal: '<= 6',
         ok: r.goals.requestsOk
     });
     return rows;
@@ -254,11 +254,13 @@ export async function benchChannel(): Promise<BenchRow[]> {
             goal: 'none',
             ok: reqs(r.newViewer.requestsBeforeFirstScreen) === 0 && reqs(r.subscriber.requestsBeforeFirstScreen) === 0
         },
+        { section: 'purchase', metric: 'Select → content (provisional access after Roku\'s order)', value: fmtMs(r.purchase.msToContent) },
+        { section: 'purchase', metric: 'Select → Cleeng confirmed (grant after 1 s, background checks)', value: fmtMs(r.purchase.msToConfirmed) },
+        { section: 'purchase', metric: 'Cleeng calls for one purchase (receipt + checks, grant after 1 s)', value: String(r.purchase.cleengCalls), goal: '≤ 6 in 60 s', ok: r.purchase.cleengCalls <= 6 },
         { section: 'purchase', metric: 'Task round trips for one purchase (commands + events)', value: String(r.purchase.taskRoundTrips) },
         { section: 'purchase', metric: 'ChannelStore commands for one purchase', value: String(r.purchase.storeCommands) },
         { section: 'purchase', metric: 'HTTP requests for one purchase (grant after 1 s)', value: String(r.purchase.httpRequests) },
-        { section: 'purchase', metric: 'registry writes for one purchase', value: String(r.purchase.registryWrites) },
-        { section: 'purchase', metric: 'catalog Select to access screen (grant after 1 s)', value: fmtMs(r.purchase.msToAccess) }
+        { section: 'purchase', metric: 'registry writes for one purchase', value: String(r.purchase.registryWrites) }
     ];
 }
 
