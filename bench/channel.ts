@@ -23,12 +23,18 @@ export interface LaunchFigures {
 }
 
 export interface PurchaseFigures {
-    /** Commands the flow sent to the Cleeng Task plus events it got back. */
+    /** Commands the flow sent to the Cleeng Task plus events it got back, Select to confirmed. */
     taskRoundTrips: number;
     storeCommands: number;
+    /** Every request the channel made to the relay, Select to Cleeng's confirmation. */
     httpRequests: number;
+    /** Cleeng calls for the purchase (receipt POSTs and entitlement checks), Select to confirmed. */
+    cleengCalls: number;
     registryWrites: number;
-    msToAccess: number;
+    /** ms from the viewer's Select on a plan to the content (provisional access after Roku's order). */
+    msToContent: number;
+    /** ms from the Select to Cleeng's confirmed grant (background checks). */
+    msToConfirmed: number;
 }
 
 export interface ChannelBenchResult {
@@ -38,6 +44,8 @@ export interface ChannelBenchResult {
 }
 
 const EMAIL = 'bench.viewer@example.com';
+/** The service's console line for Cleeng's grant. */
+const GRANTED = /^\[cleeng\] access \S+ granted=true/;
 
 function median(values: number[]): number {
     const s = [...values].sort((a, b) => a - b);
@@ -106,43 +114,55 @@ export async function runChannelBench(opts: { runs?: number } = {}): Promise<Cha
         // One purchase, from the catalog to access.
         emulator.reset();
         stack.relayLog.length = 0;
-        let writesAtCatalog = -1;
-        let writesAtAccess = -1;
+        let writesAtSelect = -1;
         let writes = 0;
-        let catalogAt = 0;
-        let accessAt = 0;
-        let requestsAtCatalog = 0;
+        let selectAt = 0;
+        let contentAt = 0;
+        let confirmedAt = 0;
+        let requestsAtSelect = 0;
+        const cleengCalls = (): number => stack.relayRequests().filter((e) => e.method === 'POST' && (e.path === '/v1/roku/receipts' || e.path === '/v1/entitlements/check')).length;
+        let callsAtSelect = 0;
         const result = await runInSimulator({
             app: newViewerApp,
-            timeoutMs: 60000,
+            timeoutMs: 90000,
             launchParams: { store: 'emulator', email: EMAIL },
             onRegistryWrite: (count) => {
                 writes = count;
             },
             onLine: (line) => {
-                if (line === '[flow] screen catalog' && writesAtCatalog < 0) {
-                    writesAtCatalog = writes;
-                    catalogAt = Date.now();
-                    requestsAtCatalog = channelRequests();
-                } else if (line === '[flow] screen access' && writesAtAccess < 0) {
-                    writesAtAccess = writes;
-                    accessAt = Date.now();
+                // The first effect of the Select on a plan: the RFI request.
+                if (line === '[flow] -> store getUserData' && selectAt === 0) {
+                    writesAtSelect = writes;
+                    selectAt = Date.now();
+                    requestsAtSelect = channelRequests();
+                    callsAtSelect = cleengCalls();
+                } else if (line === '[flow] screen access' && contentAt === 0) {
+                    contentAt = Date.now();
+                } else if (GRANTED.test(line) && confirmedAt === 0) {
+                    confirmedAt = Date.now();
                 }
             },
-            keys: [{ when: '[flow] screen catalog', waitMs: 500, key: 'Select' }, { when: '[flow] screen access', waitMs: 500, key: 'Back' }]
+            keys: [
+                { when: '[flow] screen catalog', waitMs: 500, key: 'Select' },
+                { when: GRANTED, waitMs: 200, key: 'Back' }
+            ]
         });
-        if (!result.ok || writesAtAccess < 0) {
+        if (!result.ok || contentAt === 0 || confirmedAt === 0) {
             throw new Error(`purchase run failed: ${result.message}`);
         }
-        const between = result.lines.slice(result.lines.indexOf('[flow] screen catalog'), result.lines.indexOf('[flow] screen access') + 1);
+        const from = result.lines.indexOf('[flow] -> store getUserData');
+        const to = result.lines.findIndex((l) => GRANTED.test(l));
+        const between = result.lines.slice(from, to + 1);
         const cleengCommands = between.filter((l) => l.startsWith('[flow] -> cleeng ')).length;
-        const cleengEvents = between.filter((l) => l.startsWith('[cleeng] ')).length;
+        const cleengEvents = between.filter((l) => /^\[cleeng\] (receipt \S+ (accepted|retrying|deferred|rejected|unauthorized|owned)|access )/.test(l)).length;
         const purchase: PurchaseFigures = {
             taskRoundTrips: cleengCommands + cleengEvents,
             storeCommands: between.filter((l) => l.startsWith('[flow] -> store ')).length,
-            httpRequests: channelRequests() - requestsAtCatalog,
-            registryWrites: writesAtAccess - writesAtCatalog,
-            msToAccess: accessAt - catalogAt
+            httpRequests: channelRequests() - requestsAtSelect,
+            cleengCalls: cleengCalls() - callsAtSelect,
+            registryWrites: writes - writesAtSelect,
+            msToContent: contentAt - selectAt,
+            msToConfirmed: confirmedAt - selectAt
         };
         return { newViewer, subscriber, purchase };
     } finally {
