@@ -234,11 +234,19 @@ describe('end to end: the channel in the simulator', { concurrency: false }, () 
     it('tells the viewer to contact support with the purchase ID when Cleeng rejects the receipt', async () => {
         emulator.reset();
         emulator.setFault({ kind: 'status', status: 422, path: '/roku/payment' });
-        const result = await runChannel({ app: await app('new-viewer'), launchParams: { store: 'emulator' }, keys: [...BUY_FIRST_PLAN, ...onScreen('message', ['Back'], 'error-rejected')] });
+        // Content stays open (the viewer paid); the support message is a notice on the access screen.
+        const result = await runChannel({
+            app: await app('new-viewer'),
+            launchParams: { store: 'emulator' },
+            keys: [...BUY_FIRST_PLAN, { when: /\[flow\] notice .*purchase ID/, waitMs: 300, screenshot: 'error-rejected' }, { key: 'Back' }],
+            timeoutMs: 60000
+        });
         emulator.setFault(null);
         assert.equal(result.reason, 'closed', explain(result));
         assert.deepEqual(relayAnswers('/v1/roku/receipts'), [[422, 'CLEENG_REJECTED']]);
-        assert.ok(result.lines.some((l) => l.startsWith('[flow] message ') && /purchase ID/i.test(l)), explain(result));
+        assert.ok(result.lines.some((l) => l.startsWith('[flow] notice ') && /purchase ID/i.test(l)), explain(result));
+        assert.ok(!result.lines.some((l) => /not been charged/i.test(l)), explain(result));
+        assert.ok(Object.keys(result.registry.cleeng_outbox ?? {}).some((k) => k.startsWith('r.')), 'the refused purchase is kept');
     });
 
     // brs-engine's built-in ChannelStore reads an order's code and qty from the order node itself
