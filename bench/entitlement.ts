@@ -183,7 +183,9 @@ function checkReplay(s: ChannelSchedule): void {
 
 // ---- driving purchases ------------------------------------------------------------------------
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+// A fresh connection per request: polls are seconds apart, longer than the relay keeps an idle
+// socket open, and a reused socket the relay already closed fails with ECONNRESET.
+const agent = new http.Agent({ keepAlive: false, maxSockets: 256 });
 
 function postJson(base: string, route: string, body: unknown): Promise<{ status: number; json: unknown }> {
     const data = Buffer.from(JSON.stringify(body));
@@ -236,6 +238,11 @@ async function purchase(stack: LocalStack, strategy: Strategy, schedule: Channel
     if (receipt.status !== 200) {
         throw new Error(`receipt answered ${receipt.status}`);
     }
+    // The relay answers entitlement checks only with the check token of the accepted receipt.
+    const checkToken = (receipt.json as { checkToken?: unknown } | undefined)?.checkToken;
+    if (typeof checkToken !== 'string') {
+        throw new Error('the accepted receipt carried no check token');
+    }
     const start = Date.now();
     const pollTimes: number[] = [];
     let index = 0;
@@ -255,7 +262,7 @@ async function purchase(stack: LocalStack, strategy: Strategy, schedule: Channel
         }
         await sleep(delay);
         pollTimes.push(Date.now() - start);
-        const check = await postJson(stack.relayUrl, '/v1/entitlements/check', { customerEmail: email, offerId: OFFER });
+        const check = await postJson(stack.relayUrl, '/v1/entitlements/check', { customerEmail: email, offerId: OFFER, checkToken });
         index++;
         const granted = check.status === 200 && (check.json as { accessGranted?: boolean } | undefined)?.accessGranted === true;
         if (granted) {
