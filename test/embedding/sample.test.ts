@@ -14,11 +14,6 @@ import type { KeyStep } from '../../scripts/lib/simulator-types';
 import { explain, runChannel, startChain } from '../e2e/support';
 import { sideloadAndLaunch, startEcpDevice } from './support';
 
-// Issue 11 (helper E): the channel on main sends no check token or device proof with
-// POST /v1/entitlements/check, so the real relay answers 401 PROOF_REQUIRED and access never
-// comes. Right for the contract; todo until the channel is fixed.
-const NEEDS_CHECK_PROOF = { todo: 'issue 11: the channel sends no proof with /v1/entitlements/check (relay 401 PROOF_REQUIRED)' };
-
 let chain: LocalStack;
 let emulator: CleengEmulator;
 let app = '';
@@ -61,7 +56,7 @@ describe('the sample host channel in the simulator', { concurrency: false }, () 
         assert.ok(!result.lines.some((l) => l.startsWith('[sample] paywall')), explain(result));
     });
 
-    it('opens the paywall for a premium item, and plays it after the purchase', NEEDS_CHECK_PROOF, async () => {
+    it('opens the paywall for a premium item, and plays it after the purchase', async () => {
         emulator.reset();
         // The store fixtures reuse one Roku transaction ID: a relay that never saw it.
         await chain.resetRelay();
@@ -76,6 +71,8 @@ describe('the sample host channel in the simulator', { concurrency: false }, () 
                 { when: '[sample] paywall for film-1', waitMs: 800 },
                 { key: 'Select' },
                 { when: '[sample] playing film-1', waitMs: 500 },
+                // Playback starts on Roku's order (provisional access); Cleeng's confirmation follows.
+                { when: /^\[cleeng\] access S123123123_US granted=true/ },
                 { key: 'Back', waitMs: 300 },
                 { when: '[sample] home', waitMs: 300, key: 'Back' }
             ]
@@ -86,7 +83,7 @@ describe('the sample host channel in the simulator', { concurrency: false }, () 
         assert.equal(emulator.hasAccess('test@example.com', 'S123123123_US'), true);
     });
 
-    it('goes straight to a premium item from a deep link at launch: paywall, purchase, then playback', NEEDS_CHECK_PROOF, async () => {
+    it('goes straight to a premium item from a deep link at launch: paywall, purchase, then playback', async () => {
         emulator.reset();
         // The store fixtures reuse one Roku transaction ID: a relay that never saw it.
         await chain.resetRelay();
@@ -122,7 +119,7 @@ describe('the sample host channel in the simulator', { concurrency: false }, () 
         assert.deepEqual(playing(result.lines), []);
     });
 
-    it('goes to a premium item sent as ECP input while it runs on the fake Roku: paywall, purchase, playback', NEEDS_CHECK_PROOF, async () => {
+    it('goes to a premium item sent as ECP input while it runs on the fake Roku: paywall, purchase, playback', async () => {
         emulator.reset();
         // The store fixtures reuse one Roku transaction ID: a relay that never saw it.
         await chain.resetRelay();
@@ -140,9 +137,11 @@ describe('the sample host channel in the simulator', { concurrency: false }, () 
                 ordered = await device.line('[flow] phase identifying', paywall, 5000).catch(() => -1);
             }
             assert.ok(ordered > paywall, device.roku.consoleLines.slice(paywall).join('\n'));
-            await device.line('[sample] playing film-1', paywall).catch((err: Error) => {
+            const played = await device.line('[sample] playing film-1', paywall).catch((err: Error) => {
                 throw new Error(`${err.message}\n${device.roku.consoleLines.slice(paywall).join('\n')}`);
             });
+            // Playback starts on Roku's order (provisional access); Cleeng's confirmation follows.
+            await device.line('[cleeng] access S123123123_US granted=true', played);
             assert.equal(emulator.hasAccess('test@example.com', 'S123123123_US'), true);
         } finally {
             await device.close();
