@@ -11,11 +11,10 @@
  * Why a folder with its own package.json: ropm refuses a package whose npm `dependencies` are not
  * ropm packages, and this repo's dependencies are the relay's (fastify, pino, …).
  */
-import { DiagnosticSeverity, ProgramBuilder } from 'brighterscript';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ensureGenerated } from '../contract/generate';
-import { BuildError, formatDiagnostic } from './build';
+import { BuildError, runBsc } from './build';
 
 export const ROPM_PACKAGE_NAME = 'cleengpay';
 
@@ -144,28 +143,21 @@ export async function buildRopmPackage(opts: RopmBuildOptions = {}): Promise<Rop
     fs.rmSync(outDir, { recursive: true, force: true });
     // The channel's copy of the contract (source/generated/Contract.bs) ships in the package.
     await ensureGenerated(rootDir);
-    const builder = new ProgramBuilder();
-    await builder.run({
-        // The production config (bslint and its rules), with the package's own files and output.
-        project: path.join(rootDir, 'bsconfig.json'),
-        cwd: rootDir,
-        rootDir,
-        files: PACKAGE_FILES,
-        stagingDir: outDir,
-        emitDefinitions: true,
-        autoImportComponentScript: true,
-        sourceMap: false,
-        createPackage: false,
-        copyToStaging: true,
-        retainStagingDir: true,
-        watch: false,
-        logLevel: 'error' as never,
-        showDiagnosticsInConsole: false
-    } as never);
-    const diagnostics = (builder.getDiagnostics() as unknown as Parameters<typeof formatDiagnostic>[0][])
-        .filter((d) => d.severity === DiagnosticSeverity.Error || d.severity === DiagnosticSeverity.Warning)
-        .map((d) => formatDiagnostic(d, process.cwd()));
-    builder.dispose?.();
+    const diagnostics = await runBsc(
+        {
+            // The production config (bslint and its rules), with the package's own files and output.
+            project: path.join(rootDir, 'bsconfig.json'),
+            cwd: rootDir,
+            rootDir,
+            files: PACKAGE_FILES,
+            stagingDir: outDir,
+            emitDefinitions: true,
+            autoImportComponentScript: true,
+            sourceMap: false,
+            copyToStaging: true
+        },
+        process.cwd()
+    );
     if (diagnostics.length > 0) {
         throw new BuildError(`ropm package build failed: ${diagnostics.length} compiler/bslint problem(s)`, diagnostics);
     }

@@ -146,29 +146,34 @@ function copyDir(src: string, dest: string): void {
     }
 }
 
-/** Compiles `project` into `stagingDir` with bsc; returns every error and warning as file:line text. */
-async function compile(project: string, rootDir: string, stagingDir: string, lintOnly: boolean): Promise<string[]> {
+/**
+ * Runs bsc (brighterscript's ProgramBuilder) with `options` (bsc's own settings; never watch, never
+ * a package, bsc's console output off) and returns the diagnostics `keep` selects (default: errors
+ * and warnings) as file:line text relative to `diagnosticsCwd`.
+ */
+export async function runBsc(
+    options: Record<string, unknown>,
+    diagnosticsCwd: string,
+    keep: (severity: number | undefined) => boolean = (s) => s === DiagnosticSeverity.Error || s === DiagnosticSeverity.Warning
+): Promise<string[]> {
     const builder = new ProgramBuilder();
     // bsc prints its own diagnostics; we print ours (file:line) instead.
-    const cwd = process.cwd();
     await builder.run({
-        project,
-        cwd: rootDir,
-        rootDir,
-        stagingDir,
         createPackage: false,
-        copyToStaging: !lintOnly,
         retainStagingDir: true,
         watch: false,
         logLevel: 'error' as never,
-        emitDefinitions: false,
-        showDiagnosticsInConsole: false
+        showDiagnosticsInConsole: false,
+        ...options
     } as never);
-    const diagnostics = (builder.getDiagnostics() as unknown as Diagnostic[])
-        .filter((d) => d.severity === DiagnosticSeverity.Error || d.severity === DiagnosticSeverity.Warning)
-        .map((d) => formatDiagnostic(d, cwd));
+    const diagnostics = (builder.getDiagnostics() as unknown as Diagnostic[]).filter((d) => keep(d.severity)).map((d) => formatDiagnostic(d, diagnosticsCwd));
     builder.dispose?.();
     return diagnostics;
+}
+
+/** Compiles `project` into `stagingDir` with bsc; returns every error and warning as file:line text. */
+async function compile(project: string, rootDir: string, stagingDir: string, lintOnly: boolean): Promise<string[]> {
+    return runBsc({ project, cwd: rootDir, rootDir, stagingDir, copyToStaging: !lintOnly, emitDefinitions: false }, process.cwd());
 }
 
 export async function buildChannel(opts: BuildOptions): Promise<BuildResult> {

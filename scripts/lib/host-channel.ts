@@ -3,10 +3,9 @@
  * Used by the sample under examples/ and by the throwaway-host test.
  */
 import { spawn } from 'child_process';
-import { ProgramBuilder } from 'brighterscript';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BuildError, formatDiagnostic } from '../build';
+import { BuildError, runBsc } from '../build';
 import { zipFolder } from './simulator';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -67,22 +66,8 @@ export async function buildHostChannel(opts: HostBuildOptions): Promise<HostBuil
     const stagingDir = path.join(dir, 'out', 'staging', name);
     const zipPath = path.resolve(opts.outFile ?? path.join(dir, 'out', `${name}.zip`));
     fs.rmSync(stagingDir, { recursive: true, force: true });
-    const builder = new ProgramBuilder();
-    await builder.run({
-        project,
-        cwd: dir,
-        stagingDir,
-        createPackage: false,
-        copyToStaging: true,
-        retainStagingDir: true,
-        watch: false,
-        logLevel: 'error' as never,
-        showDiagnosticsInConsole: false
-    } as never);
-    const diagnostics = (builder.getDiagnostics() as unknown as (Parameters<typeof formatDiagnostic>[0] & { severity?: number })[])
-        .filter((d) => d.severity !== 4) // hints are editor suggestions, not diagnostics of the build
-        .map((d) => formatDiagnostic(d, dir));
-    builder.dispose?.();
+    // Hints are editor suggestions, not diagnostics of the build; everything else counts.
+    const diagnostics = await runBsc({ project, cwd: dir, stagingDir, copyToStaging: true }, dir, (severity) => severity !== 4);
     if (diagnostics.length > 0) {
         throw new BuildError(`host channel ${dir} failed to build: ${diagnostics.length} diagnostic(s)\n${diagnostics.join("\n")}`, diagnostics);
     }
