@@ -1,5 +1,6 @@
 /**
- * Renders the channel's splash screen and poster icons to PNG with headless Chromium.
+ * Renders the channel's splash screen, poster icons and the busy spinner (a ring with a gap, on
+ * transparency; the BusySpinner node turns it) to PNG with headless Chromium.
  * Run it after changing the artwork text or colours: `npx ts-node scripts/make-artwork.ts`.
  */
 import * as fs from 'fs';
@@ -35,6 +36,12 @@ ${a.sub ? `<div style="font-size:${a.sub}px;opacity:.85;margin-top:${Math.round(
             await page.close();
             console.log(`${a.file} ${a.width}x${a.height}`);
         }
+        const spinner = await browser.newPage({ viewport: { width: 96, height: 96 } });
+        await spinner.setContent(`<!DOCTYPE html><html><body style="margin:0;background:transparent">
+<div style="box-sizing:border-box;width:96px;height:96px;border-radius:50%;border:10px solid rgba(255,255,255,.25);border-top-color:#2a9d8f"></div></body></html>`);
+        fs.writeFileSync(path.resolve(__dirname, '..', 'images/spinner.png'), await spinner.screenshot({ type: 'png', omitBackground: true }));
+        await spinner.close();
+        console.log('images/spinner.png 96x96');
     } finally {
         await browser.close();
     }
