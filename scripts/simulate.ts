@@ -26,7 +26,7 @@ const USAGE = `usage: npm run simulate -- [options]
   --key <Key>[@ms]       press a remote key, after waiting ms since the previous step (repeatable)
   --when <text>=><Key>   press a key when a console line contains text (repeatable, in order)
   --screenshot <name>[@ms]  save a PNG of the TV (repeatable, in order with the keys)
-  --keys <file>          JSON array of steps {key?, waitMs?, when?, screenshot?}
+  --keys <file>          JSON array of steps {key?, waitMs?, when?, anytime?, screenshot?}
   --screenshots <dir>    where screenshots go (default out/screenshots)
   --no-web-security      let roUrlTransfer reach servers that send no CORS headers
   --quiet                do not stream the console`;

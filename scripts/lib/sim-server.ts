@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as path from 'path';
+import { patchSceneGraph, patchWorker, type PatchResult } from './engine-idle';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -13,12 +14,31 @@ function staticFiles(): Record<string, { file: string; type: string }> {
         '/': { file: path.join(__dirname, 'sim-page', 'index.html'), type: 'text/html; charset=utf-8' },
         '/index.html': { file: path.join(__dirname, 'sim-page', 'index.html'), type: 'text/html; charset=utf-8' },
         '/host.js': { file: path.join(__dirname, 'sim-page', 'host.js'), type: 'text/javascript' },
+        '/capture.js': { file: path.join(__dirname, 'sim-page', 'capture.js'), type: 'text/javascript' },
         '/lib/brs.api.js': { file: path.join(engine, 'lib', 'brs.api.js'), type: 'text/javascript' },
         '/lib/brs.worker.js': { file: path.join(engine, 'lib', 'brs.worker.js'), type: 'text/javascript' },
         '/lib/brs-sg.js': { file: path.join(sg, 'lib', 'brs-sg.js'), type: 'text/javascript' },
         '/assets/common.zip': { file: path.join(sg, 'assets', 'common.zip'), type: 'application/zip' }
     };
 }
+
+const patched = new Map<string, string>();
+
+/** An engine script with its idle patches (scripts/lib/engine-idle.ts), read and patched once per process. */
+function idleScript(file: string, patch: (code: string) => PatchResult): string {
+    let code = patched.get(file);
+    if (code === undefined) {
+        const result = patch(fs.readFileSync(file, 'utf8'));
+        if (result.skipped && result.skipped !== 'SIM_ENGINE_IDLE=0') {
+            process.stderr.write(`simulator: ${path.basename(file)} served unpatched (waiting threads spin): ${result.skipped}\n`);
+        }
+        code = result.code;
+        patched.set(file, code);
+    }
+    return code;
+}
+
+const PATCHED: Record<string, (code: string) => PatchResult> = { '/lib/brs.worker.js': patchWorker, '/lib/brs-sg.js': patchSceneGraph };
 
 export interface HostPageConfig {
     interactive: boolean;
@@ -87,6 +107,12 @@ export async function startSimServer(opts: {
         if (!entry || req.method !== 'GET') {
             res.writeHead(404, headers);
             res.end('not found');
+            return;
+        }
+        const patch = PATCHED[url.pathname];
+        if (patch) {
+            res.writeHead(200, { ...headers, 'Content-Type': entry.type });
+            res.end(idleScript(entry.file, patch));
             return;
         }
         fs.readFile(entry.file, (err, data) => {

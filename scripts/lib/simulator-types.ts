@@ -9,8 +9,13 @@ export interface KeyStep {
     key?: string;
     /** Wait this many milliseconds (after the previous step) before acting. */
     waitMs?: number;
-    /** Wait until a console line contains this text (or matches this regexp) before acting. */
+    /**
+     * Wait until a console line contains this text (or matches this regexp) before acting. Only
+     * lines after the line the previous `when` matched count, unless `anytime` is set.
+     */
     when?: string | RegExp;
+    /** Match `when` against every console line since the run started (a state reached earlier counts). */
+    anytime?: boolean;
     /** Save a PNG screenshot of the TV under this name (in `screenshotsDir`) instead of / after pressing. */
     screenshot?: string;
 }

@@ -246,6 +246,8 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
         if (!page || finished) {
             throw new Error('the app is not running');
         }
+        // Two animation frames first, so the engine has drawn what it was told to draw.
+        await page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
         // A clip of the page, not an element screenshot: that waits for the canvas to be
         // "stable", which a busy machine can take longer than a test allows.
         return page.screenshot({ clip: { x: 0, y: 0, width: 1280, height: 720 }, timeout: 10000 });
@@ -256,7 +258,9 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
         }
         // ECP spells literal characters URL-encoded (Lit_%40); the engine wants the character.
         const engineKey = /^Lit_%/i.test(key) ? `Lit_${decodeURIComponent(key.slice(4))}` : key;
-        await page.evaluate((k) => (window as unknown as { __simPress: (key: string) => void }).__simPress(k), engineKey);
+        // Resolves once the engine has taken the key down and up (host.js), so keys sent in a row
+        // are never dropped by the engine's small key buffer.
+        await page.evaluate((k) => (window as unknown as { __simPress: (key: string) => Promise<boolean> }).__simPress(k), engineKey);
     };
 
     const input = async (params: Record<string, string>): Promise<void> => {
@@ -274,7 +278,7 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
                 return;
             }
             if (step.when !== undefined) {
-                cursor = (await waitForLine(step.when, cursor)) + 1;
+                cursor = Math.max(cursor, (await waitForLine(step.when, step.anytime ? 0 : cursor)) + 1);
             }
             if (step.waitMs) {
                 await new Promise((r) => setTimeout(r, step.waitMs));

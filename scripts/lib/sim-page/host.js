@@ -10,6 +10,22 @@
             fetch('__event', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ kind: kind, data: data }) }).catch(() => undefined);
         }
     };
+    // The engine's control buffer (captured by capture.js): key slots hold -1 once the app took them.
+    const keySlots = () => (window.__simControl ? new Int32Array(window.__simControl) : undefined);
+    const KEY_SLOTS = [25, 28, 31, 34, 37];
+    const keysTaken = (ceilingMs = 30000) =>
+        new Promise((resolve) => {
+            const view = keySlots();
+            const started = Date.now();
+            const check = () => {
+                if (KEY_SLOTS.every((i) => Atomics.load(view, i) < 0) || Date.now() - started > ceilingMs) {
+                    resolve();
+                } else {
+                    setTimeout(check, 5);
+                }
+            };
+            check();
+        });
     const toObject = (map) => {
         const out = {};
         if (map && typeof map.forEach === 'function') {
@@ -54,8 +70,22 @@
         brs.execute('app.zip', app, { entryPoint: true, debugOnCrash: false, muteSound: true, clearDisplayOnExit: false }, params);
         report('booted', {});
     }
-    // ECP keypress is a down and an up; keep the press short so scripted keys can follow quickly.
-    window.__simPress = (key) => brs.sendKeyPress(key, 100);
+    // ECP keypress is a down and an up. brs-engine hands keys to the app through 5 slots of a
+    // shared buffer and drops the oldest when all are taken, so a busy engine could lose keys
+    // sent in a row. A press therefore waits until the engine has taken the key down before the
+    // key up, and until it has taken both before it resolves (the runner awaits each press).
+    window.__simPress = async (key) => {
+        if (!keySlots()) {
+            brs.sendKeyPress(key, 100);
+            return false;
+        }
+        await keysTaken();
+        brs.sendKeyDown(key);
+        await keysTaken();
+        brs.sendKeyUp(key);
+        await keysTaken();
+        return true;
+    };
     // ECP input (POST /input?contentId=…): reaches the channel as an roInputEvent.
     window.__simInput = (params) => brs.sendInput(params);
     boot().catch((err) => report('host-error', String(err && err.stack || err)));
