@@ -50,6 +50,8 @@ export interface Harness {
 export interface RunOptions {
     steps: unknown[];
     configPath?: string;
+    /** A channel config handed to the service directly (its `config` field), instead of a file. */
+    config?: ChannelConfig;
     registry?: Record<string, Record<string, string>>;
     timeoutMs?: number;
 }
@@ -123,6 +125,9 @@ async function runHarness(zipPath: string, opts: RunOptions): Promise<HarnessRun
     const launchParams: Record<string, string> = { steps: JSON.stringify(opts.steps) };
     if (opts.configPath) {
         launchParams.configPath = opts.configPath;
+    }
+    if (opts.config) {
+        launchParams.config = JSON.stringify(opts.config);
     }
     const lineTimes: { line: string; at: number }[] = [];
     // The timeout is a ceiling: a run ends when the harness has done its steps.

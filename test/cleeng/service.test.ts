@@ -6,49 +6,59 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, beforeEach, describe, it } from 'node:test';
-import { DEFAULT_EMULATOR_PUBLISHER_TOKEN, type CleengEmulator, type RecordedRequest } from '../../emulators/cleeng';
-import { startLocalStack, type LocalStack } from '../../scripts/lib/local-stack';
-import { buildHarness, directConfig, purchaseRecord, relayConfig, type Harness, type HarnessRun } from './harness';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { DEFAULT_EMULATOR_PUBLISHER_TOKEN, MAX_GRANT_DELAY_MS, type CleengEmulator, type RecordedRequest } from '../../emulators/cleeng';
+import { startLocalStack } from '../../scripts/lib/local-stack';
+import { E2E_CONCURRENCY } from '../e2e/support';
+import { buildHarness, directConfig, purchaseRecord, relayConfig, type Harness, type HarnessRun, type RunOptions } from './harness';
 
 const OFFER = 'S123123123_US';
 
-// Issue 11 (helper E): the channel on main sends no check token or device proof with
-// POST /v1/entitlements/check, so the real relay answers 401 PROOF_REQUIRED and access never
-// comes. These tests are right for the contract; they are todo until the channel is fixed.
-const NEEDS_CHECK_PROOF = { todo: 'issue 11: the channel sends no proof with /v1/entitlements/check (relay 401 PROOF_REQUIRED)' };
 
-describe('CleengService in the simulator, through the real relay to the Cleeng fake', () => {
-    let chain: LocalStack;
-    let emu: CleengEmulator;
+// Each test runs on a chain of its own (stack()): the tests run side by side, the harness is built once.
+describe('CleengService in the simulator, through the real relay to the Cleeng fake', { concurrency: E2E_CONCURRENCY }, () => {
     let harness: Harness;
 
     before(async () => {
-        chain = await startLocalStack({ cleeng: { grantDelayMs: 1500 } });
-        emu = chain.cleeng;
-        harness = await buildHarness(
-            { CHANNEL_ENV: 'local', CLEENG_MODE: 'relay', RELAY_URL: chain.relayUrl, CLEENG_TIMEOUT_MS: '4000' },
-            { 'direct.json': directConfig(emu.url, DEFAULT_EMULATOR_PUBLISHER_TOKEN), 'relay.json': relayConfig(chain.relayUrl) }
-        );
+        // The service gets each test's relay (or fake) from the `config` launch parameter; the
+        // packaged pkg:/config/channel.json points nowhere a test listens.
+        harness = await buildHarness({ CHANNEL_ENV: 'local', CLEENG_MODE: 'relay', RELAY_URL: 'http://127.0.0.1:9', CLEENG_TIMEOUT_MS: '4000' });
     });
-    after(async () => {
-        await chain?.close();
+    after(() => {
         harness?.remove();
     });
-    beforeEach(async () => {
-        emu.reset();
-        await chain.resetRelay();
-        chain.relayLog.length = 0;
-    });
 
-    /** Requests that reached Cleeng (the fake). */
-    const on = (path: string): RecordedRequest[] => emu.requests.filter((r) => r.path === path);
-    /** The relay's answers to the channel on a route, in order (status, code, start time). */
-    const relayed = (path: string) =>
-        chain
-            .relayRequests()
-            .filter((e) => e.method === 'POST' && e.path === path)
-            .map((e) => ({ status: e.status as number, code: e.code as string | undefined, startedAt: Date.parse(String(e.time ?? e.ts)) - Number(e.ms ?? 0) }));
+    /** One test's chain: the Cleeng fake and the real relay on fresh ports, stopped when the test ends. */
+    async function stack(t: TestContext) {
+        const chain = await startLocalStack({ cleeng: { grantDelayMs: 1500 } });
+        t.after(() => chain.close());
+        const emu: CleengEmulator = chain.cleeng;
+        return {
+            chain,
+            emu,
+            /** Runs the harness against this test's relay (or, with `direct`, straight at its Cleeng fake). */
+            harnessRun: (opts: Pick<RunOptions, 'steps' | 'registry' | 'timeoutMs'> & { direct?: boolean }) =>
+                harness.run({ ...opts, config: opts.direct ? directConfig(emu.url, DEFAULT_EMULATOR_PUBLISHER_TOKEN) : relayConfig(chain.relayUrl) }),
+            /** Requests that reached Cleeng (the fake). */
+            on: (path: string): RecordedRequest[] => emu.requests.filter((r) => r.path === path),
+            /** The relay's answers to the channel on a route, in order (status, code, start time). */
+            relayed: (path: string) =>
+                chain
+                    .relayRequests()
+                    .filter((e) => e.method === 'POST' && e.path === path)
+                    .map((e) => ({ status: e.status as number, code: e.code as string | undefined, startedAt: Date.parse(String(e.time ?? e.ts)) - Number(e.ms ?? 0) })),
+            /** Resolves once Cleeng (the fake) has answered its first getAccessStatus. */
+            firstAccessStatus: async (): Promise<void> => {
+                for (let n = 1; ; n++) {
+                    const rpc = await emu.waitForRequests('/3.0/json-rpc', n, 120_000);
+                    if (rpc.some((r) => (r.json as { method?: string } | undefined)?.method === 'getAccessStatus')) {
+                        return;
+                    }
+                }
+            }
+        };
+    }
+
     const receipts = (r: HarnessRun, purchaseId: string) => r.events.filter((e) => e.type === 'receipt' && e.purchaseId === purchaseId);
     const outcomes = (r: HarnessRun, purchaseId: string) => receipts(r, purchaseId).map((e) => e.outcome);
     const explain = (r: HarnessRun) => `${r.result.message}\n${r.result.lines.filter((l) => !l.startsWith('[beacon')).join('\n')}`;
@@ -65,11 +75,16 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
     };
     const acked = (r: HarnessRun): string[] => JSON.parse(r.result.registry.cleeng_outbox?.acked ?? '[]') as string[];
 
-    it('posts exactly the documented receipt (prices as numbers, text escaped) and reports access once granted', NEEDS_CHECK_PROOF, async () => {
+    it('posts exactly the documented receipt (prices as numbers, text escaped) and reports access once granted', async (t) => {
+        const { emu, harnessRun, on, relayed, firstAccessStatus } = await stack(t);
         // The contract's email rule refuses quotes and backslashes, so the purchase ID carries them.
         const email = "zoë.o'brien@example.com";
         const rec = purchaseRecord({ customerEmail: email, purchaseId: `tx-"q"\\${Date.now()}`, amount: 'R$ 9,90', total: 'R$ 10,89', ipAddress: '203.0.113.9' });
-        const run = await harness.run({
+        // Cleeng grants only once the channel has asked once and heard "no" (the longest delay the
+        // fake allows stands in for "not yet"), so the channel must poll again to see the grant.
+        emu.setGrantDelay(MAX_GRANT_DELAY_MS);
+        const granted = firstAccessStatus().then(() => emu.grantNow(email, OFFER));
+        const run = await harnessRun({
             steps: [
                 { type: 'submit', record: rec },
                 { await: { type: 'receipt', outcome: 'accepted' } },
@@ -78,6 +93,7 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
             ]
         });
         assert.ok(run.done, explain(run));
+        await granted;
         // The relay accepted the channel's body (valid JSON despite the quotes, backslash and ë:
         // brs-engine's FormatJson does not escape them, the channel does) and Cleeng got it intact.
         assert.deepEqual(
@@ -105,13 +121,15 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
         assert.equal(final.accessGranted, true);
         assert.equal(final.final, true);
         assert.equal(final.offerId, OFFER);
-        assert.ok((final.attempts as number) >= 2, `the grant comes 1.5 s after the receipt: at least one poll saw no access first (${String(final.attempts)})`);
+        assert.ok((final.attempts as number) >= 2, `the grant comes after the first check: at least one poll saw no access first (${String(final.attempts)})`);
         assert.ok(access.slice(0, -1).every((e) => e.accessGranted === false && e.final === false));
         assert.equal(relayed('/v1/entitlements/check').length, final.attempts);
         assert.ok(on('/3.0/json-rpc').some((r) => (r.json as { method: string }).method === 'getAccessStatus'), 'the relay asked Cleeng');
 
         assert.deepEqual(acked(run), [rec.purchaseId]);
-        assert.deepEqual(Object.keys(run.result.registry.cleeng_outbox ?? {}), ['acked'], 'the record is gone once Cleeng said 200');
+        const outbox = run.result.registry.cleeng_outbox ?? {};
+        assert.deepEqual(Object.keys(outbox).filter((k) => k.startsWith('r.')), [], 'the record is gone once Cleeng said 200');
+        assert.ok(outbox[`k.${OFFER}`], `the relay's check token is kept for later checks: ${Object.keys(outbox).join(',')}`);
         const grant = JSON.parse(run.result.registry.cleeng_access?.[`g.${OFFER}`] ?? '{}') as Record<string, unknown>;
         assert.equal(grant.offerId, OFFER);
         assert.ok((grant.expiresAt as number) > Date.now() / 1000);
@@ -119,11 +137,12 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
         assert.ok(!everything.includes('brien') && !everything.includes('zo\\u00eb'), 'the email is never printed nor cached');
     });
 
-    it('retries relay 503s (Cleeng answered 500) with backoff, keeping the record, then sends it', async () => {
+    it('retries relay 503s (Cleeng answered 500) with backoff, keeping the record, then sends it', async (t) => {
+        const { emu, harnessRun, on, relayed } = await stack(t);
         // The relay tries Cleeng twice per request: 4 failures are two 503 CLEENG_UNAVAILABLE answers.
         emu.setFault({ kind: 'status', status: 500, path: '/roku/payment', count: 4 });
         const rec = purchaseRecord();
-        const run = await harness.run({ steps: [{ type: 'submit', record: rec }, { await: { type: 'receipt', outcome: 'accepted' } }] });
+        const run = await harnessRun({ steps: [{ type: 'submit', record: rec }, { await: { type: 'receipt', outcome: 'accepted' } }] });
         assert.ok(run.done, explain(run));
         assert.deepEqual(outcomes(run, rec.purchaseId as string), ['retrying', 'retrying', 'accepted']);
         assert.deepEqual(
@@ -151,10 +170,11 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
     // answers cannot be tested here (the -28 path is covered by the Rooibos suites). A 200 whose
     // body is not JSON (a captive portal, a proxy) is what this checks instead. The relay never
     // answers so (it retries Cleeng itself), so this runs in direct mode, against the fake.
-    it('direct mode: does not take an unreadable 200 for an acceptance: it retries', async () => {
+    it('direct mode: does not take an unreadable 200 for an acceptance: it retries', async (t) => {
+        const { emu, harnessRun, on } = await stack(t);
         emu.setFault({ kind: 'malformed', path: '/roku/payment', count: 1 });
         const rec = purchaseRecord();
-        const run = await harness.run({ configPath: 'pkg:/config/direct.json', steps: [{ type: 'submit', record: rec }, { await: { type: 'receipt', outcome: 'accepted' } }] });
+        const run = await harnessRun({ direct: true, steps: [{ type: 'submit', record: rec }, { await: { type: 'receipt', outcome: 'accepted' } }] });
         assert.ok(run.done, explain(run));
         assert.deepEqual(
             receipts(run, rec.purchaseId as string).map((e) => [e.outcome, e.httpCode]),
@@ -167,10 +187,11 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
         assert.deepEqual(acked(run), [rec.purchaseId]);
     });
 
-    it('keeps a record after the foreground attempts, and the next launch sends it by flush at once', async () => {
+    it('keeps a record after the foreground attempts, and the next launch sends it by flush at once', async (t) => {
+        const { chain, emu, harnessRun, on, relayed } = await stack(t);
         emu.setFault({ kind: 'status', status: 503, path: '/roku/payment', count: 100 });
         const rec = purchaseRecord();
-        const first = await harness.run({ steps: [{ type: 'submit', record: rec }, { await: { type: 'receipt', outcome: 'deferred' } }] });
+        const first = await harnessRun({ steps: [{ type: 'submit', record: rec }, { await: { type: 'receipt', outcome: 'deferred' } }] });
         assert.ok(first.done, explain(first));
         assert.deepEqual(outcomes(first, rec.purchaseId as string), ['retrying', 'retrying', 'retrying', 'deferred']);
         assert.match(String(receipts(first, rec.purchaseId as string)[3]!.message), /saved and will be sent automatically/);
@@ -188,7 +209,7 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
 
         emu.reset();
         chain.relayLog.length = 0;
-        const relaunch = await harness.run({
+        const relaunch = await harnessRun({
             registry: first.result.registry,
             steps: [{ type: 'flush' }, { await: { type: 'receipt', purchaseId: rec.purchaseId, outcome: 'accepted' } }]
         });
@@ -210,7 +231,7 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
         // idempotency record without posting it again.
         chain.relayLog.length = 0;
         const cleengBefore = on('/roku/payment').length;
-        const next = await harness.run({
+        const next = await harnessRun({
             registry,
             steps: [
                 { type: 'flush' },
@@ -240,13 +261,14 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
         assert.equal(stored(next, left.purchaseId as string), undefined);
     });
 
-    it('reports relay 502 CLEENG_AUTH as unauthorized and 422 CLEENG_REJECTED as rejected (support message), keeping both records; a "free" price is delivered as 0 (price never blocks delivery)', async () => {
+    it('reports relay 502 CLEENG_AUTH as unauthorized and 422 CLEENG_REJECTED as rejected (support message), keeping both records; a "free" price is delivered as 0 (price never blocks delivery)', async (t) => {
+        const { emu, harnessRun, on, relayed } = await stack(t);
         // Cleeng answers 401 once (as for a wrong publisher token): the relay says 502 CLEENG_AUTH.
         emu.setFault({ kind: 'status', status: 401, path: '/roku/payment', count: 1 });
         const unauthorized = purchaseRecord();
         const unknownOffer = purchaseRecord({ offerId: 'S999999999_US', code: 'S999999999-US' });
         const free = purchaseRecord({ amount: 'free' });
-        const run = await harness.run({
+        const run = await harnessRun({
             steps: [
                 { type: 'submit', record: unauthorized },
                 { await: { type: 'receipt', purchaseId: unauthorized.purchaseId } },
@@ -296,10 +318,11 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
         assert.deepEqual(acked(run), [free.purchaseId]);
     });
 
-    it('direct mode: POST /roku/payment with X-Publisher-Token, then JSON-RPC generateCustomerToken + getAccessStatus', async () => {
+    it('direct mode: POST /roku/payment with X-Publisher-Token, then JSON-RPC generateCustomerToken + getAccessStatus', async (t) => {
+        const { harnessRun, on } = await stack(t);
         const rec = purchaseRecord({ amount: '1.299,00 kr', total: '1.299,00 kr' });
-        const run = await harness.run({
-            configPath: 'pkg:/config/direct.json',
+        const run = await harnessRun({
+            direct: true,
             steps: [
                 { type: 'submit', record: rec },
                 { await: { type: 'receipt', outcome: 'accepted' } },
@@ -325,7 +348,8 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
         assert.ok(!run.result.lines.join('\n').includes(DEFAULT_EMULATOR_PUBLISHER_TOKEN), 'the token is never printed');
     });
 
-    it('reconcile sends a valid purchase Cleeng never acknowledged and skips acknowledged and invalid ones', async () => {
+    it('reconcile sends a valid purchase Cleeng never acknowledged and skips acknowledged and invalid ones', async (t) => {
+        const { harnessRun, on } = await stack(t);
         const purchase = (purchaseId: string, status: string, cost: string) => ({
             code: 'S123123124-US',
             offerId: '',
@@ -344,7 +368,7 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
             purchaseChannel: 'DEVICE',
             purchaseContext: 'IAP'
         });
-        const run = await harness.run({
+        const run = await harnessRun({
             registry: { cleeng_outbox: { acked: JSON.stringify(['tx-old']) } },
             steps: [
                 { type: 'reconcile', customerEmail: 'viewer@example.com', purchases: [purchase('tx-old', 'Valid', '$4.99'), purchase('tx-missed', 'Valid', '1,99 €'), purchase('tx-gone', 'Invalid', '$4.99')] },
@@ -363,16 +387,23 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
         assert.deepEqual(acked(run), ['tx-old', 'tx-missed']);
     });
 
-    it('opens at once from the access cache, then confirms with Cleeng; forgets the grant when Cleeng says no', NEEDS_CHECK_PROOF, async () => {
+    it('opens at once from the access cache, then confirms with Cleeng; forgets the grant when Cleeng says no', async (t) => {
+        const { chain, emu, harnessRun, relayed } = await stack(t);
         const email = 'viewer@example.com';
+        // A grant is cached on a device where a purchase was accepted, and that acceptance left
+        // the relay's check token in the ledger: the proof the channel sends with the check.
+        const bought = await harnessRun({ steps: [{ type: 'submit', record: purchaseRecord({ customerEmail: email }) }, { await: { type: 'receipt', outcome: 'accepted' } }] });
+        assert.ok(bought.done, explain(bought));
+        chain.relayLog.length = 0;
         const now = Math.floor(Date.now() / 1000);
         const cache = {
+            cleeng_outbox: bought.result.registry.cleeng_outbox ?? {},
             cleeng_access: {
                 [`g.${OFFER}`]: JSON.stringify({ offerId: OFFER, expiresAt: now + 3600, checkedAt: now - 60, customer: createHash('sha256').update(email).digest('hex') })
             }
         };
         emu.grantNow(email, OFFER);
-        const yes = await harness.run({
+        const yes = await harnessRun({
             registry: cache,
             steps: [{ type: 'checkAccess', customerEmail: email, offerId: OFFER, poll: false }, { await: { type: 'access', final: true } }]
         });
@@ -391,7 +422,7 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
         );
 
         emu.reset();
-        const no = await harness.run({
+        const no = await harnessRun({
             registry: cache,
             steps: [{ type: 'checkAccess', customerEmail: email, offerId: OFFER, poll: false }, { await: { type: 'access', final: true } }]
         });
@@ -408,7 +439,7 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
 
         // Cleeng unreachable: the cached grant stands.
         emu.setFault({ kind: 'status', status: 503, count: 10 });
-        const offline = await harness.run({
+        const offline = await harnessRun({
             registry: cache,
             steps: [{ type: 'checkAccess', customerEmail: email, offerId: OFFER, poll: false }, { await: { type: 'access', final: true } }]
         });
@@ -417,8 +448,9 @@ describe('CleengService in the simulator, through the real relay to the Cleeng f
         assert.deepEqual([c.accessGranted, c.final, c.cached], [true, true, true]);
     });
 
-    it('cancelPoll stops the entitlement polls', async () => {
-        const run = await harness.run({
+    it('cancelPoll stops the entitlement polls', async (t) => {
+        const { harnessRun, relayed } = await stack(t);
+        const run = await harnessRun({
             steps: [
                 { type: 'checkAccess', customerEmail: 'nobody@example.com', offerId: OFFER, poll: true },
                 // The first check of the backed-off schedule (4 s in) answers; the next would come 6 s later.

@@ -15,6 +15,15 @@ export const repoRoot = path.resolve(__dirname, '..', '..');
 export const screenshotsDir = path.join(repoRoot, 'out', 'screenshots', 'e2e');
 export const docsScreenshotsDir = path.join(repoRoot, 'docs', 'screenshots');
 
+/**
+ * How many tests of one end-to-end file run at once (each on its own chain: see startChain).
+ * Default 2; E2E_CONCURRENCY=1 runs them one after another.
+ */
+export const E2E_CONCURRENCY = ((): number => {
+    const n = Number(process.env.E2E_CONCURRENCY ?? 2);
+    return Number.isInteger(n) && n >= 1 ? n : 2;
+})();
+
 /** The Cleeng fake and the real relay in front of it (grants 1 s after a receipt unless told otherwise). */
 export async function startChain(options: LocalStackOptions = {}): Promise<LocalStack> {
     return startLocalStack({
@@ -92,14 +101,21 @@ export function messages(result: SimulatorResult): string[] {
     return result.lines.filter((l) => l.startsWith('[flow] message ')).map((l) => l.slice('[flow] message '.length));
 }
 
-/** Steps: wait for a screen, optionally screenshot it, then press keys. */
+/**
+ * Steps: wait for a screen, optionally screenshot it, then press keys. The channel prints
+ * `[flow] screen <name>` after it laid the screen out and moved the focus to it, and each press
+ * resolves once the engine took the key (scripts/lib/sim-page/host.js), so no fixed wait is needed.
+ */
 export function onScreen(screen: string, keys: string[] = [], screenshot?: string): KeyStep[] {
-    const steps: KeyStep[] = [{ when: `[flow] screen ${screen}`, waitMs: 600 }];
+    const steps: KeyStep[] = [{ when: new RegExp(`^\\[flow\\] screen ${screen}\\s*$`) }];
     if (screenshot) {
         steps.push({ screenshot });
     }
     for (const key of keys) {
-        steps.push({ key, waitMs: 400 });
+        steps.push({ key });
     }
     return steps;
 }
+
+/** Leaves the channel with Back once it shows a screen where Back exits (catalog, access), whenever it showed it. */
+export const EXIT_WITH_BACK: KeyStep[] = [{ when: /^\[flow\] screen (catalog|access)\s*$/, anytime: true, key: 'Back' }];
