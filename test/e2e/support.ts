@@ -33,9 +33,24 @@ export async function startChain(options: LocalStackOptions = {}): Promise<Local
     });
 }
 
-/** Builds the e2e channel packaging one csFake scenario, aimed at the relay (relay mode). */
+let builds = 0;
+const built: string[] = [];
+process.on('exit', () => {
+    for (const name of built) {
+        fs.rmSync(path.join(repoRoot, 'out', 'e2e', `${name}.zip`), { force: true });
+        fs.rmSync(path.join(repoRoot, 'out', 'staging', name), { recursive: true, force: true });
+    }
+});
+
+/**
+ * Builds the e2e channel packaging one csFake scenario, aimed at the relay (relay mode). Every
+ * call writes its own zip (and staging folder), so tests building side by side for different
+ * relays never overwrite each other's; they are removed when the process exits.
+ */
 export async function buildE2E(scenario: string, relayUrl: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
-    const out = path.join('out', 'e2e', `e2e-${scenario}-${process.pid}.zip`);
+    const name = `e2e-${scenario}-${process.pid}-${++builds}`;
+    built.push(name);
+    const out = path.join('out', 'e2e', `${name}.zip`);
     const result = await buildChannel({
         target: 'e2e',
         csfake: scenario,
