@@ -23,7 +23,7 @@ import type { LocalStack } from '../../scripts/lib/local-stack';
 import { startRelay, type RelayHandle } from '../../relay';
 import { startSimulatorSession } from '../../scripts/lib/simulator';
 import type { SimulatorResult } from '../../scripts/lib/simulator-types';
-import { buildE2E, explain, onScreen, runChannel, screenshotsDir, startChain } from './support';
+import { buildE2E, EXIT_WITH_BACK, explain, onScreen, runChannel, screenshotsDir, startChain } from './support';
 
 /** The purchase ID of new-viewer's PlaceOrder.xml. */
 const NEW_PURCHASE = '7d1e4b2a9c0f4e6b8a3d5c7e9f1a2b01';
@@ -114,7 +114,7 @@ describe('the purchase ledger end to end', { concurrency: false }, () => {
             app,
             launchParams: { store: 'emulator' },
             registry: first.registry,
-            keys: [{ when: new RegExp(`\\[cleeng\\] receipt ${NEW_PURCHASE} accepted`), waitMs: 200, key: 'Back' }, { waitMs: 800, key: 'Back' }],
+            keys: [{ when: new RegExp(`\\[cleeng\\] receipt ${NEW_PURCHASE} accepted`) }, ...EXIT_WITH_BACK],
             timeoutMs: 90000
         });
         assert.equal(second.reason, 'closed', explain(second));
@@ -128,7 +128,7 @@ describe('the purchase ledger end to end', { concurrency: false }, () => {
         const result = await runChannel({
             app,
             launchParams: { store: 'emulator' },
-            keys: [...BUY_FIRST_PLAN, { when: /\[cleeng\] receipt \S+ accepted/, waitMs: 200, key: 'Back' }],
+            keys: [...BUY_FIRST_PLAN, { when: /\[cleeng\] receipt \S+ accepted/, key: 'Back' }],
             timeoutMs: 60000
         });
         assert.equal(result.reason, 'closed', explain(result));
@@ -206,7 +206,7 @@ describe('device proof against the real relay (S10)', { concurrency: false }, ()
         const result = await runChannel({
             app,
             launchParams: { store: 'emulator', attestationUrl: tokenUrl },
-            keys: [...BUY_FIRST_PLAN, { when: /\[cleeng\] receipt \S+ (accepted|unauthorized|deferred)/, waitMs: 200, key: 'Back' }],
+            keys: [...BUY_FIRST_PLAN, { when: /\[cleeng\] receipt \S+ (accepted|unauthorized|deferred)/, key: 'Back' }],
             timeoutMs: 90000
         });
         assert.equal(result.reason, 'closed', explain(result));
