@@ -118,7 +118,18 @@ describe('end to end: the channel in the simulator', { concurrency: E2E_CONCURRE
 
     it('blocks an on-hold subscription with a message and a way out', async (t) => {
         const { app } = await stack(t);
-        const result = await runChannel({ app: await app('on-hold'), launchParams: { store: 'emulator' }, keys: onScreen('message', ['Down', 'Select'], 'on-hold') });
+        const result = await runChannel({
+            app: await app('on-hold'),
+            launchParams: { store: 'emulator' },
+            keys: [
+                // Roku's renewal dialog (DoRecovery) answered; then Exit, the third action.
+                { when: '[flow] recovery ', waitMs: 600 },
+                { screenshot: 'on-hold' },
+                { key: 'Down', waitMs: 400 },
+                { key: 'Down', waitMs: 400 },
+                { key: 'Select', waitMs: 400 }
+            ]
+        });
         assert.equal(result.reason, 'closed', explain(result));
         assert.ok(phases(result).includes('onHold'));
     });
