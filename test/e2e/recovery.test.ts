@@ -49,7 +49,7 @@ describe('end to end: Enhanced Subscription Recovery', { concurrency: false }, (
         const result = await runChannel({
             app: await app('on-hold'),
             launchParams: { store: 'emulator', recovery: '2' },
-            keys: [{ when: '[flow] recovery inRecovery status=1', waitMs: 400 }, { screenshot: 'on-hold' }, ...EXIT_ON_HOLD]
+            keys: [{ when: '[flow] recovery inRecovery status=1', waitMs: 400 }, { screenshot: 'recovery-in-progress' }, ...EXIT_ON_HOLD]
         });
         assert.equal(result.reason, 'closed', explain(result));
         assert.deepEqual(recoveryRequests(result), [''], 'one DoRecovery, no "playback" context while on hold');
