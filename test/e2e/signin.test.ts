@@ -12,8 +12,8 @@ import type { SimulatorResult } from '../../scripts/lib/simulator-types';
 import { startDeviceProof, type DeviceProof } from './device-proof';
 import { buildE2E, explain, onScreen, phases, runChannel, startChain } from './support';
 
-/** From the catalog: down past the three plans to "Already subscribed? Sign in" (the catalog's only action; extra presses there do nothing) and select it once it has the focus. */
-const SIGN_IN = [...onScreen('catalog', ['Down', 'Down', 'Down', 'Down', 'Down']), { when: '[flow] focus actions', waitMs: 300, key: 'Select' }];
+/** From the catalog: Up from the first plan wraps to "Already subscribed? Sign in" (the catalog's only action); select it once it has the focus. */
+const SIGN_IN = [...onScreen('catalog', ['Up']), { when: '[flow] focus actions', waitMs: 300, key: 'Select' }];
 
 function relayChecks(chain: LocalStack, from: number): Record<string, unknown>[] {
     return chain.relayRequests().slice(from).filter((e) => e.path === '/v1/entitlements/check');
