@@ -72,7 +72,7 @@ describe('end to end: an answer within 10 s when the store or the relay hangs', 
             app: await buildE2E('new-viewer', chain.relayUrl, { CLEENG_TIMEOUT_MS: '60000' }),
             launchParams: { store: 'emulator', email: 'patient.viewer@example.com', attestationUrl: proof.tokenUrl },
             onLine: t.onLine,
-            keys: [...onScreen('catalog', ['Up']), { when: '[flow] focus actions', waitMs: 300, key: 'Select' }, { when: '[flow] title Still working on it', waitMs: 400, screenshot: 'signin-still-working', key: 'Select' }, ...onScreen('catalog', ['Back'])],
+            keys: [...onScreen('catalog', ['Right']), { when: '[flow] focus actions', waitMs: 300, key: 'Select' }, { when: '[flow] title Still working on it', waitMs: 400, screenshot: 'signin-still-working', key: 'Select' }, ...onScreen('catalog', ['Back'])],
             timeoutMs: 150000
         });
         chain.cleeng.setFault(null);

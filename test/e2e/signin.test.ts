@@ -12,8 +12,8 @@ import type { SimulatorResult } from '../../scripts/lib/simulator-types';
 import { startDeviceProof, type DeviceProof } from './device-proof';
 import { buildE2E, explain, onScreen, phases, runChannel, startChain } from './support';
 
-/** From the catalog: Up from the first plan wraps to "Already subscribed? Sign in" (the catalog's only action); select it once it has the focus. */
-const SIGN_IN = [...onScreen('catalog', ['Up']), { when: '[flow] focus actions', waitMs: 300, key: 'Select' }];
+/** From the catalog: Right from the plans to "Already subscribed? Sign in" (the catalog's only action); select it once it has the focus. */
+const SIGN_IN = [...onScreen('catalog', ['Right']), { when: '[flow] focus actions', waitMs: 300, key: 'Select' }];
 
 function relayChecks(chain: LocalStack, from: number): Record<string, unknown>[] {
     return chain.relayRequests().slice(from).filter((e) => e.path === '/v1/entitlements/check');
@@ -26,7 +26,9 @@ describe('end to end: sign-in for a subscription bought elsewhere', { concurrenc
     before(async () => {
         proof = await startDeviceProof();
         chain = await startChain({ relay: { attestation: { cert: proof.certPath, channelId: proof.channelId, skewSec: 30, maxAgeSec: 300 } } });
-        app = await buildE2E('new-viewer', chain.relayUrl);
+        // A device proof goes through the render thread and the store emulator: on a busy machine it
+        // can take longer than the 5 s e2e default, so the channel waits up to 20 s for one.
+        app = await buildE2E('new-viewer', chain.relayUrl, { CLEENG_TIMEOUT_MS: '20000' });
     });
     after(async () => {
         await chain?.close();
