@@ -24,7 +24,7 @@ describe('deep links in the reference channel', { concurrency: false }, () => {
         const result = await runChannel({
             app,
             launchParams: { store: 'emulator', contentId: 'episode-7', mediaType: 'episode' },
-            keys: [{ when: '[main] deep link contentId=episode-7 mediaType=episode' }, { when: '[flow] screen catalog', waitMs: 600, key: 'Back' }]
+            keys: [{ when: '[main] deep link contentId=episode-7 mediaType=episode' }, { when: '[flow] screen catalog', key: 'Back' }]
         });
         assert.equal(result.reason, 'closed', explain(result));
     });

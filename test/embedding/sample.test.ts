@@ -18,7 +18,12 @@ let chain: LocalStack;
 let emulator: CleengEmulator;
 let app = '';
 
-const CHECKED: KeyStep = { when: '[flow] screen catalog', waitMs: 800 };
+/** The hidden flow has checked the viewer's purchases (so an item's entitlement is known). */
+const CHECKED: KeyStep = { when: '[flow] screen catalog' };
+/** The paywall is up and the flow's plan list has the focus (printed by the flow once it moved the focus). */
+const PAYWALL_FOCUSED: KeyStep = { when: '[flow] focus catalog', anytime: true };
+/** From playback: Back to the grid, then Back to leave. */
+const LEAVE_PLAYBACK: KeyStep[] = [{ key: 'Back' }, { when: '[sample] home', key: 'Back' }];
 
 function playing(lines: string[]): string[] {
     return lines.filter((l) => l.startsWith('[sample] playing ')).map((l) => l.slice('[sample] playing '.length).trim());
@@ -49,7 +54,7 @@ describe('the sample host channel in the simulator', { concurrency: false }, () 
         const result = await runChannel({
             app,
             launchParams: { store: 'emulator' },
-            keys: [CHECKED, { key: 'Select' }, { when: '[sample] playing ', waitMs: 500 }, { key: 'Back', waitMs: 300 }, { when: '[sample] home', waitMs: 300, key: 'Back' }]
+            keys: [CHECKED, { key: 'Select' }, { when: '[sample] playing ' }, ...LEAVE_PLAYBACK]
         });
         assert.equal(result.reason, 'closed', explain(result));
         assert.deepEqual(playing(result.lines), ['trailer-1']);
@@ -66,15 +71,15 @@ describe('the sample host channel in the simulator', { concurrency: false }, () 
             timeoutMs: 90000,
             keys: [
                 CHECKED,
-                { key: 'Right', waitMs: 400 },
+                { key: 'Right' },
                 { key: 'Select' },
-                { when: '[sample] paywall for film-1', waitMs: 800 },
+                { when: '[sample] paywall for film-1' },
+                PAYWALL_FOCUSED,
                 { key: 'Select' },
-                { when: '[sample] playing film-1', waitMs: 500 },
+                { when: '[sample] playing film-1' },
                 // Playback starts on Roku's order (provisional access); Cleeng's confirmation follows.
                 { when: /^\[cleeng\] access S123123123_US granted=true/ },
-                { key: 'Back', waitMs: 300 },
-                { when: '[sample] home', waitMs: 300, key: 'Back' }
+                ...LEAVE_PLAYBACK
             ]
         });
         assert.equal(result.reason, 'closed', explain(result));
@@ -91,7 +96,7 @@ describe('the sample host channel in the simulator', { concurrency: false }, () 
             app,
             launchParams: { store: 'emulator', contentId: 'film-1', mediaType: 'movie' },
             timeoutMs: 90000,
-            keys: [{ when: '[sample] paywall for film-1', waitMs: 800 }, { key: 'Select' }, { when: '[sample] playing film-1', waitMs: 500 }, { key: 'Back', waitMs: 300 }, { when: '[sample] home', waitMs: 300, key: 'Back' }]
+            keys: [{ when: '[sample] paywall for film-1' }, PAYWALL_FOCUSED, { key: 'Select' }, { when: '[sample] playing film-1' }, ...LEAVE_PLAYBACK]
         });
         assert.equal(result.reason, 'closed', explain(result));
         assert.ok(result.lines.includes('[sample] deep link film-1 movie'), explain(result));
@@ -102,7 +107,7 @@ describe('the sample host channel in the simulator', { concurrency: false }, () 
         const result = await runChannel({
             app,
             launchParams: { store: 'emulator', contentId: 'trailer-1', mediaType: 'shortFormVideo' },
-            keys: [{ when: '[sample] playing trailer-1', waitMs: 500 }, { key: 'Back', waitMs: 300 }, { when: '[sample] home', waitMs: 300, key: 'Back' }]
+            keys: [{ when: '[sample] playing trailer-1' }, ...LEAVE_PLAYBACK]
         });
         assert.equal(result.reason, 'closed', explain(result));
         assert.deepEqual(playing(result.lines), ['trailer-1']);
@@ -113,7 +118,7 @@ describe('the sample host channel in the simulator', { concurrency: false }, () 
         const result = await runChannel({
             app,
             launchParams: { store: 'emulator', contentId: 'no-such-item', mediaType: 'movie' },
-            keys: [{ when: '[sample] deep link no-such-item' }, { when: '[sample] home', waitMs: 800, key: 'Back' }]
+            keys: [{ when: '[sample] deep link no-such-item' }, { when: '[sample] home', key: 'Back' }]
         });
         assert.equal(result.reason, 'closed', explain(result));
         assert.deepEqual(playing(result.lines), []);

@@ -181,7 +181,7 @@ describe('the purchase flow as a ropm package in a throwaway host channel', { co
             timeoutMs: 90000,
             // Content opens as soon as Roku's order succeeds; the receipt and Cleeng's confirmation
             // go on in the background, so the viewer leaves (Back) once Cleeng's check granted access.
-            keys: [{ when: '[flow] screen catalog', waitMs: 600 }, { key: 'Select' }, { when: /^\[cleeng\] access S123123123_US granted=true/, key: 'Back' }]
+            keys: [{ when: '[flow] screen catalog' }, { when: '[flow] focus catalog', anytime: true, key: 'Select' }, { when: /^\[cleeng\] access S123123123_US granted=true/, key: 'Back' }]
         });
         assert.equal(result.reason, 'closed', explain(result));
         const lines = result.lines;

@@ -14,7 +14,7 @@ describe('npm test runner', () => {
     });
 
     it('reads --only, --jobs, --serial and paths', () => {
-        assert.deepEqual(parseTestAllArgs([], {}), { jobs: 3, serial: false, paths: [] });
+        assert.deepEqual(parseTestAllArgs([], {}), { jobs: 4, serial: false, paths: [] });
         assert.deepEqual(parseTestAllArgs(['--only', 'typecheck,node', '--jobs', '2'], {}), { only: ['typecheck', 'node'], jobs: 2, serial: false, paths: [] });
         assert.deepEqual(parseTestAllArgs(['--serial'], { TEST_JOBS: '4' }), { jobs: 1, serial: true, paths: [] });
         assert.deepEqual(parseTestAllArgs(['test/e2e'], { TEST_JOBS: '4' }), { only: ['node'], jobs: 4, serial: false, paths: ['test/e2e'] });
