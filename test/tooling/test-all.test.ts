@@ -8,6 +8,11 @@ describe('npm test runner', () => {
         assert.deepEqual(order, ['new.test.ts', 'b.test.ts', 'c.test.ts', 'a.test.ts']);
     });
 
+    it('with no timings, starts the files that run the simulator first', () => {
+        const order = orderByTimings(['test/contract/a.test.ts', 'test/e2e/z.test.ts', 'test/tooling/b.test.ts', 'test/cleeng/y.test.ts'], {});
+        assert.deepEqual(order, ['test/cleeng/y.test.ts', 'test/e2e/z.test.ts', 'test/contract/a.test.ts', 'test/tooling/b.test.ts']);
+    });
+
     it('counts passes, failures and cancellations from a TAP report', () => {
         assert.deepEqual(tapCounts('TAP version 13\nok 1 - x\n# tests 5\n# pass 3\n# fail 1\n# cancelled 1\n'), { passed: 3, failed: 2 });
         assert.deepEqual(tapCounts(''), { passed: 0, failed: 0 });
