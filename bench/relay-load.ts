@@ -1,16 +1,27 @@
 /**
- * Load benchmark: the relay in front of a counting Cleeng stand-in, on loopback in this process,
- * with the in-memory store or a real redis-server (started here on an ephemeral port).
+ * Load benchmark: the relay in front of a counting Cleeng stand-in, on loopback, with the
+ * in-memory store or a real redis-server (started here on an ephemeral port).
  *   npx ts-node bench/relay-load.ts [--store memory|redis] [--receipts 2000] [--concurrency 50]
  *                                   [--duration-ms 30000] [--duplicate-ratio 0.05] [--json]
- * Sends `receipts` distinct receipts (plus a share of re-sends of already-sent purchaseIds) with a
- * fixed number of concurrent clients, stops starting new ones after `durationMs`, then checks at
- * the stand-in that every accepted purchaseId arrived exactly once.
+ *                                   [--relay-node-args "--cpu-prof --cpu-prof-dir=out/prof"]
+ * Three processes, so the figures are the relay's and not the load generator's: the relay as
+ * `npm run relay` runs it (relay/main.ts, configured from the environment, logging to stdout), the
+ * Cleeng stand-in (test/relay/cleeng-double.ts) and the load generator, each a child of this one,
+ * which only plans, starts and counts. It sends `receipts` distinct receipts (plus a share of
+ * re-sends of already-sent purchaseIds) with a fixed number of concurrent clients, stops starting
+ * new ones after `durationMs`, then checks at the stand-in that every accepted purchaseId arrived
+ * exactly once. It also reads each process's CPU time (Linux /proc) over the run, so the relay's
+ * CPU cost per receipt is known even when the machine is shared.
  */
+import { ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
-import { startRelay } from '../relay';
+import { loadavg } from 'node:os';
+import * as path from 'node:path';
 import { startCleengDouble } from '../test/relay/cleeng-double';
 import { startTestRedis, TestRedis } from '../test/relay/redis-server';
+
+const ROOT = path.resolve(__dirname, '..');
 
 export interface RelayBenchOptions {
     /** Distinct receipts to send. Default 2000. */
@@ -23,8 +34,19 @@ export interface RelayBenchOptions {
     duplicateRatio?: number;
     /** The relay's shared store. Default memory. */
     store?: 'memory' | 'redis';
-    /** Reuse a running redis-server (the bench runs several rows against one). */
+    /** Reuse a running redis-server (the bench runs several rows against one); `redisPid` lets its CPU be counted. */
     redisUrl?: string;
+    redisPid?: number;
+    /** Extra node options for the relay process (e.g. `--cpu-prof`). */
+    relayNodeArgs?: string[];
+}
+
+/** CPU milliseconds (user + system) each process spent during the load. */
+export interface CpuUse {
+    relay?: number;
+    cleeng?: number;
+    load?: number;
+    redis?: number;
 }
 
 export interface RelayBenchResult {
@@ -40,9 +62,9 @@ export interface RelayBenchResult {
     p50Ms: number;
     p99Ms: number;
     maxMs: number;
-    /** POSTs that reached the emulator's /roku/payment. */
+    /** POSTs that reached the stand-in's /roku/payment. */
     upstreamPosts: number;
-    /** Distinct purchaseIds the emulator accepted. */
+    /** Distinct purchaseIds the stand-in accepted. */
     distinctAtEmulator: number;
     /** Accepted by the relay (200) but never reached Cleeng. */
     lost: number;
@@ -52,6 +74,12 @@ export interface RelayBenchResult {
     consistent: boolean;
     concurrency: number;
     store: 'memory' | 'redis';
+    /** CPU ms per process over the load, when /proc can be read. */
+    cpuMs: CpuUse;
+    /** The relay's CPU ms per request (`cpuMs.relay / sent`). */
+    relayCpuMsPerRequest?: number;
+    /** 1-minute load average before and after the row. */
+    loadAvg: [number, number];
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -60,6 +88,266 @@ function percentile(sorted: number[], p: number): number {
     }
     const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
     return sorted[rank]!;
+}
+
+/** utime + stime of a process in ms (Linux /proc; clock ticks are 100/s there), or undefined. */
+function cpuMsOf(pid: number | undefined): number | undefined {
+    if (!pid) {
+        return undefined;
+    }
+    try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+        return undefined;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages between this process and its children
+// ---------------------------------------------------------------------------------------------
+
+interface LoadJob {
+    target: string;
+    bodies: string[];
+    concurrency: number;
+    durationMs: number;
+}
+interface LoadDone {
+    /** Per request sent, in order: index into `bodies`, status, latency ms. */
+    done: [number, number, number][];
+    elapsedMs: number;
+}
+
+type ChildMessage = { kind: 'ready'; url?: string } | { kind: 'posts'; posts: [string, number][] } | { kind: 'load-done'; result: LoadDone };
+
+function spawnRole(role: 'cleeng' | 'load', extraEnv: Record<string, string> = {}): ChildProcess {
+    return spawn(process.execPath, ['--require', 'ts-node/register', __filename, '--role', role], {
+        cwd: ROOT,
+        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', ...extraEnv },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+}
+
+function nextMessage<K extends ChildMessage['kind']>(child: ChildProcess, kind: K, what: string): Promise<Extract<ChildMessage, { kind: K }>> {
+    return new Promise((resolve, reject) => {
+        const onMessage = (m: ChildMessage): void => {
+            if (m.kind === kind) {
+                cleanup();
+                resolve(m as Extract<ChildMessage, { kind: K }>);
+            }
+        };
+        const onExit = (code: number | null): void => {
+            cleanup();
+            reject(new Error(`${what} exited (${code}) before answering`));
+        };
+        const cleanup = (): void => {
+            child.off('message', onMessage);
+            child.off('exit', onExit);
+        };
+        child.on('message', onMessage);
+        child.on('exit', onExit);
+    });
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) {
+        return;
+    }
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill(signal);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(killer);
+}
+
+/** The relay as `npm run relay` starts it: relay/main.ts under ts-node, configured by environment. */
+function startRelayProcess(env: Record<string, string>, nodeArgs: string[]): { child: ChildProcess; url: Promise<string> } {
+    const child = spawn(process.execPath, [...nodeArgs, '--require', 'ts-node/register', 'relay/main.ts'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', TS_NODE_TRANSPILE_ONLY: 'true', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let head = '';
+    let errors = '';
+    const url = new Promise<string>((resolve, reject) => {
+        // Its log lines (one per request) are read and dropped, as a log shipper would.
+        child.stdout!.on('data', (c: Buffer) => {
+            if (head.length < 64 * 1024) {
+                head += c.toString();
+                const m = /"msg":"relay listening".*?"url":"(http:\/\/127\.0\.0\.1:\d+)"|"url":"(http:\/\/127\.0\.0\.1:\d+)".*?"msg":"relay listening"/.exec(head);
+                if (m) {
+                    resolve((m[1] ?? m[2])!);
+                }
+            }
+        });
+        child.stderr!.on('data', (c: Buffer) => (errors += c.toString()));
+        child.once('exit', (code) => reject(new Error(`relay exited (${code}) before listening: ${errors}${head}`.slice(0, 2000))));
+    });
+    return { child, url };
+}
+
+export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<RelayBenchResult> {
+    const receipts = opts.receipts ?? 2000;
+    const concurrency = opts.concurrency ?? 50;
+    const durationMs = opts.durationMs ?? 30_000;
+    const duplicates = Math.floor(receipts * (opts.duplicateRatio ?? 0.05));
+    const token = `bench-publisher-token-${process.pid}`;
+    const store = opts.store ?? 'memory';
+
+    const children: ChildProcess[] = [];
+    let ownRedis: TestRedis | undefined;
+    try {
+        const cleeng = spawnRole('cleeng', { BENCH_PUBLISHER_TOKEN: token });
+        children.push(cleeng);
+        const cleengUrl = (await nextMessage(cleeng, 'ready', 'the Cleeng stand-in')).url!;
+        let redisUrl = opts.redisUrl;
+        let redisPid = opts.redisPid;
+        if (store === 'redis' && !redisUrl) {
+            ownRedis = await startTestRedis();
+            redisUrl = ownRedis.url;
+            redisPid = ownRedis.pid;
+        }
+        const relay = startRelayProcess(
+            {
+                CLEENG_PUBLISHER_TOKEN: token,
+                RELAY_SECRET: `bench-relay-secret-${process.pid}-0123456789abcdef`,
+                CLEENG_ROKU_PAYMENT_URL: `${cleengUrl}/roku/payment`,
+                CLEENG_JSONRPC_URL: `${cleengUrl}/3.0/json-rpc`,
+                ...(store === 'redis' ? { REDIS_URL: redisUrl! } : {}),
+                RELAY_PORT: '0',
+                // All clients share 127.0.0.1: the per-IP limit is off; the per-(email, client) budget is on.
+                RELAY_RATE_LIMIT_IP: '0',
+                RELAY_RETRY_ATTEMPTS: '3',
+                RELAY_RETRY_BASE_MS: '20',
+                RELAY_RETRY_MAX_MS: '200',
+            },
+            opts.relayNodeArgs ?? [],
+        );
+        children.push(relay.child);
+        const relayUrl = await relay.url;
+        const load = spawnRole('load');
+        children.push(load);
+        await nextMessage(load, 'ready', 'the load generator');
+
+        // The send plan: distinct receipts, with re-sends of earlier ones spread through it.
+        const ids: string[] = [];
+        const bodies: string[] = [];
+        for (let i = 0; i < receipts; i++) {
+            const purchaseId = `bench-${process.pid}-${store}-${concurrency}-${Date.now()}-${i}`;
+            ids.push(purchaseId);
+            bodies.push(
+                JSON.stringify({
+                    customerEmail: `bench${i}@example.com`,
+                    offerId: 'S123123123_US',
+                    order: { amount: 4.99, code: 'S123123123-US', purchaseId, qty: 1, total: 5.39 },
+                }),
+            );
+        }
+        const plan: number[] = [];
+        const dupEvery = duplicates > 0 ? Math.max(1, Math.floor(receipts / duplicates)) : Infinity;
+        let dups = 0;
+        for (let i = 0; i < receipts; i++) {
+            plan.push(i);
+            if (dups < duplicates && (i + 1) % dupEvery === 0) {
+                plan.push(Math.floor(i / 2));
+                dups++;
+            }
+        }
+
+        const pids = { relay: relay.child.pid, cleeng: cleeng.pid, load: load.pid, redis: store === 'redis' ? redisPid : undefined };
+        const cpuBefore = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMsOf(pid)])) as CpuUse;
+        const loadBefore = loadavg()[0]!;
+        const finished = nextMessage(load, 'load-done', 'the load generator');
+        load.send({ target: `${relayUrl}/v1/roku/receipts`, bodies: plan.map((i) => bodies[i]!), concurrency, durationMs } satisfies LoadJob);
+        const { result } = await finished;
+        const cpuMs: CpuUse = {};
+        for (const [k, pid] of Object.entries(pids) as [keyof CpuUse, number | undefined][]) {
+            const after = cpuMsOf(pid);
+            const before = cpuBefore[k];
+            if (after !== undefined && before !== undefined) {
+                cpuMs[k] = after - before;
+            }
+        }
+        const loadAfter = loadavg()[0]!;
+
+        const answered = nextMessage(cleeng, 'posts', 'the Cleeng stand-in');
+        cleeng.send('posts');
+        const perId = new Map((await answered).posts);
+
+        const latencies: number[] = [];
+        const statusCounts: Record<string, number> = {};
+        const acceptedIds = new Set<string>();
+        const sentIds = new Set<string>();
+        for (const [planIndex, status, ms] of result.done) {
+            const id = ids[plan[planIndex]!]!;
+            sentIds.add(id);
+            latencies.push(ms);
+            statusCounts[status] = (statusCounts[status] ?? 0) + 1;
+            if (status === 200) {
+                acceptedIds.add(id);
+            }
+        }
+        const sent = result.done.length;
+        const posts = [...perId.values()].reduce((s, n) => s + n, 0);
+        let lost = 0;
+        for (const id of acceptedIds) {
+            if (!perId.has(id)) {
+                lost++;
+            }
+        }
+        const doubled = [...perId.values()].filter((n) => n > 1).length;
+        latencies.sort((a, b) => a - b);
+        const ok = statusCounts['200'] ?? 0;
+        return {
+            sent,
+            distinctSent: sentIds.size,
+            duplicatesSent: sent - sentIds.size,
+            ok,
+            failed: sent - ok,
+            statusCounts,
+            elapsedMs: Math.round(result.elapsedMs),
+            throughputRps: Math.round((sent / result.elapsedMs) * 1000 * 10) / 10,
+            p50Ms: Math.round(percentile(latencies, 50) * 100) / 100,
+            p99Ms: Math.round(percentile(latencies, 99) * 100) / 100,
+            maxMs: Math.round((latencies[latencies.length - 1] ?? 0) * 100) / 100,
+            upstreamPosts: posts,
+            distinctAtEmulator: perId.size,
+            lost,
+            doubled,
+            consistent: perId.size === sentIds.size && lost === 0 && doubled === 0,
+            concurrency,
+            store,
+            cpuMs,
+            relayCpuMsPerRequest: cpuMs.relay !== undefined && sent > 0 ? Math.round((cpuMs.relay / sent) * 1000) / 1000 : undefined,
+            loadAvg: [Math.round(loadBefore * 100) / 100, Math.round(loadAfter * 100) / 100],
+        };
+    } finally {
+        // The relay first (SIGTERM: it drains and exits 0, writing a --cpu-prof profile if asked).
+        await Promise.all(children.reverse().map((c) => stopChild(c)));
+        await ownRedis?.stop();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child roles
+// ---------------------------------------------------------------------------------------------
+
+function send(m: ChildMessage): void {
+    process.send!(m);
+}
+
+async function cleengRole(): Promise<void> {
+    const double = await startCleengDouble({ publisherToken: process.env.BENCH_PUBLISHER_TOKEN ?? '' });
+    process.on('message', (m: unknown) => {
+        if (m === 'posts') {
+            send({ kind: 'posts', posts: [...double.posts] });
+        }
+    });
+    process.on('SIGTERM', () => void double.close().then(() => process.exit(0)));
+    process.on('disconnect', () => void double.close().then(() => process.exit(0)));
+    send({ kind: 'ready', url: double.url });
 }
 
 function postJson(agent: http.Agent, url: URL, body: string): Promise<number> {
@@ -79,157 +367,85 @@ function postJson(agent: http.Agent, url: URL, body: string): Promise<number> {
     });
 }
 
-export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<RelayBenchResult> {
-    const receipts = opts.receipts ?? 2000;
-    const concurrency = opts.concurrency ?? 50;
-    const durationMs = opts.durationMs ?? 30_000;
-    const duplicates = Math.floor(receipts * (opts.duplicateRatio ?? 0.05));
-    const token = `bench-publisher-token-${process.pid}`;
-
-    const store = opts.store ?? 'memory';
-    const emu = await startCleengDouble({ publisherToken: token });
-    let ownRedis: TestRedis | undefined;
-    let redisUrl = opts.redisUrl;
-    if (store === 'redis' && !redisUrl) {
-        ownRedis = await startTestRedis();
-        redisUrl = ownRedis.url;
-    }
-    const relay = await startRelay({
-        publisherToken: token,
-        cleengRokuPaymentUrl: `${emu.url}/roku/payment`,
-        cleengJsonRpcUrl: `${emu.url}/3.0/json-rpc`,
-        redisUrl: store === 'redis' ? redisUrl : undefined,
-        port: 0,
-        // All clients share 127.0.0.1: the per-IP limit is off; the per-(email, client) budget is on.
-        rateLimit: { perIp: 0 },
-        retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 200 },
-        logSink: () => {},
-    });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-    const target = new URL('/v1/roku/receipts', relay.url);
-
-    // The send plan: distinct receipts, with re-sends of earlier ones spread through it.
-    const plan: { purchaseId: string; body: string }[] = [];
-    const bodies: { purchaseId: string; body: string }[] = [];
-    for (let i = 0; i < receipts; i++) {
-        const purchaseId = `bench-${process.pid}-${store}-${concurrency}-${Date.now()}-${i}`;
-        const body = JSON.stringify({
-            customerEmail: `bench${i}@example.com`,
-            offerId: 'S123123123_US',
-            order: { amount: 4.99, code: 'S123123123-US', purchaseId, qty: 1, total: 5.39 },
-        });
-        bodies.push({ purchaseId, body });
-    }
-    const dupEvery = duplicates > 0 ? Math.max(1, Math.floor(receipts / duplicates)) : Infinity;
-    let dups = 0;
-    for (let i = 0; i < receipts; i++) {
-        plan.push(bodies[i]!);
-        if (dups < duplicates && (i + 1) % dupEvery === 0) {
-            plan.push(bodies[Math.floor(i / 2)]!);
-            dups++;
-        }
-    }
-
-    const latencies: number[] = [];
-    const statusCounts: Record<string, number> = {};
-    const acceptedIds = new Set<string>();
-    const sentIds = new Set<string>();
+async function runLoad(job: LoadJob): Promise<LoadDone> {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency });
+    const target = new URL(job.target);
+    const done: [number, number, number][] = [];
     let next = 0;
-    let sent = 0;
     const started = performance.now();
-    const deadline = started + durationMs;
-
-    async function worker(): Promise<void> {
-        while (next < plan.length && performance.now() < deadline) {
-            const item = plan[next++]!;
-            sent++;
-            sentIds.add(item.purchaseId);
+    const deadline = started + job.durationMs;
+    const worker = async (): Promise<void> => {
+        while (next < job.bodies.length && performance.now() < deadline) {
+            const i = next++;
             const t0 = performance.now();
-            const status = await postJson(agent, target, item.body);
-            latencies.push(performance.now() - t0);
-            statusCounts[status] = (statusCounts[status] ?? 0) + 1;
-            if (status === 200) {
-                acceptedIds.add(item.purchaseId);
-            }
+            const status = await postJson(agent, target, job.bodies[i]!);
+            done.push([i, status, performance.now() - t0]);
         }
-    }
+    };
+    await Promise.all(Array.from({ length: job.concurrency }, () => worker()));
+    const elapsedMs = performance.now() - started;
+    agent.destroy();
+    return { done, elapsedMs };
+}
 
-    try {
-        await Promise.all(Array.from({ length: concurrency }, () => worker()));
-        const elapsedMs = performance.now() - started;
-        const perId = emu.posts;
-        const posts = [...perId.values()].reduce((s, n) => s + n, 0);
-        const distinctAtEmulator = perId.size;
-        let lost = 0;
-        for (const id of acceptedIds) {
-            if (!perId.has(id)) {
-                lost++;
-            }
-        }
-        const doubled = [...perId.values()].filter((n) => n > 1).length;
-        latencies.sort((a, b) => a - b);
-        const ok = statusCounts['200'] ?? 0;
-        return {
-            sent,
-            distinctSent: sentIds.size,
-            duplicatesSent: sent - sentIds.size,
-            ok,
-            failed: sent - ok,
-            statusCounts,
-            elapsedMs: Math.round(elapsedMs),
-            throughputRps: Math.round((sent / elapsedMs) * 1000 * 10) / 10,
-            p50Ms: Math.round(percentile(latencies, 50) * 100) / 100,
-            p99Ms: Math.round(percentile(latencies, 99) * 100) / 100,
-            maxMs: Math.round((latencies[latencies.length - 1] ?? 0) * 100) / 100,
-            upstreamPosts: posts,
-            distinctAtEmulator,
-            lost,
-            doubled,
-            consistent: distinctAtEmulator === sentIds.size && lost === 0 && doubled === 0,
-            concurrency,
-            store,
-        };
-    } finally {
-        agent.destroy();
-        await relay.close();
-        await emu.close();
-        await ownRedis?.stop();
-    }
+function loadRole(): void {
+    process.on('message', (job: LoadJob) => {
+        void runLoad(job).then((result) => send({ kind: 'load-done', result }));
+    });
+    process.on('disconnect', () => process.exit(0));
+    send({ kind: 'ready' });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------------------------
+
+export function formatRelayBench(r: RelayBenchResult): string {
+    const cpu = Object.entries(r.cpuMs)
+        .map(([k, ms]) => `${k} ${((ms ?? 0) / r.sent).toFixed(3)}`)
+        .join(', ');
+    return (
+        [
+            `relay load (${r.store} store): ${r.sent} requests (${r.distinctSent} distinct receipts + ${r.duplicatesSent} re-sends), concurrency ${r.concurrency}`,
+            `  throughput  ${r.throughputRps} req/s over ${r.elapsedMs} ms (load average ${r.loadAvg[0]} → ${r.loadAvg[1]})`,
+            `  latency     p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms`,
+            `  answers     ${JSON.stringify(r.statusCounts)}`,
+            `  at Cleeng   ${r.upstreamPosts} posts, ${r.distinctAtEmulator} distinct purchaseIds; lost ${r.lost}, doubled ${r.doubled}`,
+            `  CPU ms/req  ${cpu || 'n/a'}${r.relayCpuMsPerRequest ? ` (relay alone on one core: ~${Math.round(1000 / r.relayCpuMsPerRequest)}/s)` : ''}`,
+            `  consistent  ${r.consistent ? 'yes' : 'NO'}`,
+        ].join('\n') + '\n'
+    );
 }
 
 if (require.main === module) {
     const args = process.argv.slice(2);
-    const num = (name: string): number | undefined => {
+    const value = (name: string): string | undefined => {
         const i = args.indexOf(`--${name}`);
-        return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : undefined;
+        return i >= 0 ? args[i + 1] : undefined;
     };
-    runRelayBench({
-        receipts: num('receipts'),
-        concurrency: num('concurrency'),
-        durationMs: num('duration-ms'),
-        duplicateRatio: num('duplicate-ratio'),
-        store: args.includes('redis') ? 'redis' : 'memory',
-    }).then(
-        (r) => {
-            if (args.includes('--json')) {
-                process.stdout.write(JSON.stringify(r) + '\n');
-            } else {
-                process.stdout.write(
-                    [
-                        `relay load (${r.store} store): ${r.sent} requests (${r.distinctSent} distinct receipts + ${r.duplicatesSent} re-sends), concurrency ${r.concurrency}`,
-                        `  throughput  ${r.throughputRps} req/s over ${r.elapsedMs} ms`,
-                        `  latency     p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms`,
-                        `  answers     ${JSON.stringify(r.statusCounts)}`,
-                        `  at Cleeng   ${r.upstreamPosts} posts, ${r.distinctAtEmulator} distinct purchaseIds; lost ${r.lost}, doubled ${r.doubled}`,
-                        `  consistent  ${r.consistent ? 'yes' : 'NO'}`,
-                    ].join('\n') + '\n',
-                );
-            }
-            process.exitCode = r.consistent && r.failed === 0 ? 0 : 1;
-        },
-        (e: Error) => {
-            process.stderr.write(`bench failed: ${e.message}\n`);
-            process.exitCode = 1;
-        },
-    );
+    const num = (name: string): number | undefined => (value(name) !== undefined ? Number(value(name)) : undefined);
+    const role = value('role');
+    if (role === 'cleeng') {
+        void cleengRole();
+    } else if (role === 'load') {
+        loadRole();
+    } else {
+        runRelayBench({
+            receipts: num('receipts'),
+            concurrency: num('concurrency'),
+            durationMs: num('duration-ms'),
+            duplicateRatio: num('duplicate-ratio'),
+            store: value('store') === 'redis' ? 'redis' : 'memory',
+            relayNodeArgs: value('relay-node-args')?.split(/\s+/).filter(Boolean),
+        }).then(
+            (r) => {
+                process.stdout.write(args.includes('--json') ? JSON.stringify(r) + '\n' : formatRelayBench(r));
+                process.exitCode = r.consistent && r.failed === 0 ? 0 : 1;
+            },
+            (e: Error) => {
+                process.stderr.write(`bench failed: ${e.message}\n`);
+                process.exitCode = 1;
+            },
+        );
+    }
 }

@@ -183,7 +183,7 @@ export async function benchRelay(): Promise<BenchRow[]> {
         // The in-memory store and Redis side by side, in the same run, at 10, 50 and 200 connections.
         for (const store of ['memory', 'redis'] as const) {
             for (const concurrency of [10, 50, 200]) {
-                const r = await runRelayBench({ store, concurrency, receipts: 3000, redisUrl: redis.url });
+                const r = await runRelayBench({ store, concurrency, receipts: 3000, redisUrl: redis.url, redisPid: redis.pid });
                 const goal = store === 'redis' && concurrency === 50;
                 rows.push({
                     section: 'relay',

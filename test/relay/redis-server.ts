@@ -11,6 +11,8 @@ import * as path from 'node:path';
 export interface TestRedis {
     url: string;
     port: number;
+    /** The redis-server process (the bench counts its CPU time). */
+    pid: number | undefined;
     /** Stop the server and remove its directory. */
     stop(): Promise<void>;
 }
@@ -82,6 +84,7 @@ export async function startTestRedis(): Promise<TestRedis> {
         return {
             url: `redis://127.0.0.1:${port}`,
             port,
+            pid: child.pid,
             async stop() {
                 if (child.exitCode === null) {
                     child.kill('SIGTERM');
