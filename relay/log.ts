@@ -46,7 +46,9 @@ export function createLogger(sink: LogSink | undefined, secrets: string[] = []):
     };
     const destination = sink
         ? { write: (line: string) => sink(line.endsWith('\n') ? line.slice(0, -1) : line) }
-        : pino.destination({ dest: 1, sync: true });
+        : // Asynchronous: a line is queued and written with the next batch instead of blocking the event
+          // loop on every write (pino flushes what is queued when the process exits).
+          pino.destination({ dest: 1, sync: false });
     return pino(
         {
             level: 'info',

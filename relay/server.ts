@@ -1,7 +1,7 @@
 /**
  * The receipt relay: holds Cleeng's publisher token so the Roku channel never does. Built on
  * fastify (body limit, request IDs, schema validation, trusted-proxy client IPs), pino (logs),
- * jose (device proofs, check tokens), fetch (upstream) and a shared store (Redis or memory).
+ * jose (device proofs, check tokens), undici (upstream) and a shared store (Redis or memory).
  * Routes: POST /v1/roku/receipts, POST /v1/android/receipts, POST /v1/entitlements/check,
  * POST /v1/nonce, GET /healthz. See docs/relay.md.
  */
@@ -298,6 +298,7 @@ export class RelayServer {
             this.abort.abort();
             this.app.server.closeAllConnections();
             await closed;
+            await this.upstream.close();
             await this.store.close();
             this.logger.info('relay stopped');
         })();

@@ -13,7 +13,7 @@
  *            renewing its heartbeat is dead and may be taken over
  *   postedAt when the last post whose outcome is unknown started (ms)
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
@@ -287,6 +287,8 @@ end
 return 1
 `;
 
+const SCRIPT_SHA = new Map<string, string>();
+
 export interface RedisStoreOptions {
     url: string;
     recordTtlMs: number;
@@ -385,8 +387,22 @@ export class RedisStore implements RelayStore {
         }
     }
 
+    /** EVALSHA (the script's text travels once per Redis start), falling back to EVAL when Redis does not know it. */
     private eval(script: string, keys: string[], args: string[]): Promise<unknown> {
-        return this.run(() => this.client.eval(script, { keys, arguments: args }));
+        let sha = SCRIPT_SHA.get(script);
+        if (!sha) {
+            sha = createHash('sha1').update(script).digest('hex');
+            SCRIPT_SHA.set(script, sha);
+        }
+        const options = { keys, arguments: args };
+        return this.run(() =>
+            this.client.evalSha(sha, options).catch((e: unknown) => {
+                if (e instanceof Error && e.message.startsWith('NOSCRIPT')) {
+                    return this.client.eval(script, options);
+                }
+                throw e;
+            }),
+        );
     }
 
     async claim(key: string, owner: string, offer: string, lock: string): Promise<ClaimResult> {

@@ -1,5 +1,6 @@
 /**
- * The relay's calls out, with fetch (undici) and an AbortSignal per attempt: Cleeng (`/roku/payment`,
+ * The relay's calls out, with an undici Agent (keep-alive connections, at most as many per
+ * upstream host as there are upstream slots) and an AbortSignal per attempt: Cleeng (`/roku/payment`,
  * `/android/payment`, JSON-RPC 3.0) and Roku Pay's validate-transaction.
  *
  * - At most `upstreamConcurrency` attempts are in flight per instance. An attempt waits up to
@@ -12,6 +13,7 @@
  * Nothing here logs URLs (the Roku one holds the partner API key), bodies or headers.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent } from 'undici';
 import type { RelayConfig, RetryPolicy } from './config';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { JsonRpcError } from './cleeng';
@@ -109,6 +111,8 @@ export function isCleengPaymentSuccess(status: number, text: string): boolean {
 
 export class Upstream {
     private readonly slots: Slots;
+    /** Keep-alive connections, as many per upstream host as there are slots, so an attempt that holds a slot never queues for a socket. */
+    private readonly agent: Agent;
     private rpcId = 0;
 
     constructor(
@@ -116,6 +120,20 @@ export class Upstream {
         private readonly signal: AbortSignal,
     ) {
         this.slots = new Slots(cfg.upstreamConcurrency);
+        this.agent = new Agent({
+            connections: cfg.upstreamConcurrency,
+            pipelining: 1,
+            keepAliveTimeout: 30_000,
+            keepAliveMaxTimeout: 60_000,
+            // Our own per-attempt timer (below) bounds every exchange; these only back it up.
+            headersTimeout: cfg.upstreamTimeoutMs + 1_000,
+            bodyTimeout: cfg.upstreamTimeoutMs + 1_000,
+        });
+    }
+
+    /** Close the upstream connections (after in-flight attempts ended). */
+    async close(): Promise<void> {
+        await this.agent.destroy();
     }
 
     /** One exchange: a slot, then the request with its own timeout (from now, not from queueing). */
@@ -138,9 +156,10 @@ export class Upstream {
             const onShutdown = (): void => ac.abort();
             this.signal.addEventListener('abort', onShutdown, { once: true });
             try {
-                const res = await fetch(url, { method, headers, body, signal: ac.signal, redirect: 'manual' });
-                const text = await res.text();
-                return { kind: 'answer', status: res.status, text };
+                const u = new URL(url);
+                const res = await this.agent.request({ origin: u.origin, path: `${u.pathname}${u.search}`, method, headers, body, signal: ac.signal });
+                const text = await res.body.text();
+                return { kind: 'answer', status: res.statusCode, text };
             } catch {
                 return { kind: 'failed', reason: this.signal.aborted ? 'aborted' : timedOut ? 'timeout' : 'network' };
             } finally {

@@ -84,7 +84,7 @@ export async function startCleengDouble(opts: { publisherToken: string; answerDe
             json(404, { code: 404, message: 'Not found' });
         });
     });
-    server.keepAliveTimeout = 1_000;
+    server.keepAliveTimeout = 10_000;
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const double: CleengDouble = {
         url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
