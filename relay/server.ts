@@ -27,9 +27,9 @@ import {
     type RelayErrorCode,
 } from '../contract/generated';
 import { CleengAndroidPaymentRequest, CleengRpcCode, GenerateCustomerTokenResult, GetAccessStatusResult, toCleengPayment } from './cleeng';
-import { createLogger } from './log';
+import { createLogger, LineLog, withFields } from './log';
 
-type Logger = FastifyBaseLogger;
+type Logger = LineLog;
 import { AttestationPolicy, issueNonce, Keys, loadAttestationKey, verifyAttestation } from './attestation';
 import { Limiter, MemoryStore, newLockId, RedisStore, RelayStore, StoreUnavailableError } from './store';
 import { androidReceiptRequestSchema, createAjv } from './schemas';
@@ -424,7 +424,7 @@ export class RelayServer {
     private receiptLog(req: FastifyRequest, store: string, transactionId: string): Logger {
         const purchaseRef = this.keys.purchaseRef(store, transactionId);
         req.logFields.purchaseRef = purchaseRef;
-        return req.log.child({ purchaseRef });
+        return withFields(req.log, { purchaseRef });
     }
 
     private busy(detail: string): Outcome {

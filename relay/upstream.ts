@@ -15,7 +15,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import type { RelayConfig, RetryPolicy } from './config';
-import type { FastifyBaseLogger as Logger } from 'fastify';
+import type { LineLog as Logger } from './log';
 import type { JsonRpcError } from './cleeng';
 
 /** Backoff before retry number `n` (1-based): half fixed, half random, capped. */

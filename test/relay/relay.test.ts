@@ -1,6 +1,8 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import * as net from 'node:net';
+import { jwtVerify } from 'jose';
 import { startCleengEmulator, CleengEmulator } from '../../emulators/cleeng';
 import { startRelay, RelayHandle, RelayConfigInput, ConfigError, loadRelayConfigFromEnv, CLEENG_DEFAULT_URLS } from '../../relay';
 import { backoffDelay, isCleengPaymentSuccess, Slots } from '../../relay/upstream';
@@ -657,6 +659,27 @@ describe('building blocks', () => {
         assert.equal(await slots.acquire(20), false, 'timed out');
         slots.release();
         assert.equal(slots.available, 1);
+    });
+
+    test('check tokens: a compact HS256 JWT (typ relay-check+jwt) that jose verifies; expired, tampered or other-secret tokens are refused', async () => {
+        const owner = keys.owner('viewer@example.com');
+        const token = await keys.checkToken(owner, 'S123123123_US');
+        const raw = createHmac('sha256', SECRET).update('relay-check-token-v1').digest();
+        const { payload, protectedHeader } = await jwtVerify(token, raw, { algorithms: ['HS256'], typ: 'relay-check+jwt' });
+        assert.deepEqual(protectedHeader, { alg: 'HS256', typ: 'relay-check+jwt' });
+        assert.equal(payload.o, 'S123123123_US');
+        assert.equal(payload.own, owner);
+        assert.equal((payload.exp ?? 0) - (payload.iat ?? 0), 3600);
+        assert.equal(await keys.verifyCheckToken(token, owner, 'S123123123_US'), true);
+        assert.equal(await keys.verifyCheckToken(token, owner, 'S123123124_US'), false, 'another offer');
+        assert.equal(await keys.verifyCheckToken(token, keys.owner('other@example.com'), 'S123123123_US'), false, 'another owner');
+        const old = await keys.checkToken(owner, 'S123123123_US', Date.now() - 7200_000);
+        assert.equal(await keys.verifyCheckToken(old, owner, 'S123123123_US'), false, 'expired');
+        const [h, p, sig] = token.split('.');
+        const tampered = `${h}.${Buffer.from(JSON.stringify({ ...payload, o: 'S123123124_US' })).toString('base64url')}.${sig}`;
+        assert.equal(await keys.verifyCheckToken(tampered, owner, 'S123123124_US'), false, 'tampered');
+        assert.equal(await keys.verifyCheckToken(`${h}.${p}.${sig}x`, owner, 'S123123123_US'), false, 'bad signature');
+        assert.equal(await new Keys('another-secret-another-secret-0000', 3600).verifyCheckToken(token, owner, 'S123123123_US'), false, 'other secret');
     });
 
     test('pino redacts email, token and key fields and scrubs configured secrets and email-shaped text', () => {
