@@ -147,17 +147,27 @@ export class Upstream {
             }
             await onSend?.();
             // The attempt's own timeout starts here, once it holds a slot; shutdown aborts it too.
+            // When the timer fires, the abort waits for one turn of the event loop's I/O phase: after
+            // a stretch in which this process was too busy to read its sockets, an answer that
+            // arrived in time is read first instead of being taken for a timeout (and posted again).
+            // Once the answer's headers are in, the rest of it is bounded by the agent's bodyTimeout.
             const ac = new AbortController();
             let timedOut = false;
+            let answered = false;
             const timer = setTimeout(() => {
-                timedOut = true;
-                ac.abort();
+                setImmediate(() => {
+                    if (!answered) {
+                        timedOut = true;
+                        ac.abort();
+                    }
+                });
             }, this.cfg.upstreamTimeoutMs);
             const onShutdown = (): void => ac.abort();
             this.signal.addEventListener('abort', onShutdown, { once: true });
             try {
                 const u = new URL(url);
                 const res = await this.agent.request({ origin: u.origin, path: `${u.pathname}${u.search}`, method, headers, body, signal: ac.signal });
+                answered = true;
                 const text = await res.body.text();
                 return { kind: 'answer', status: res.statusCode, text };
             } catch {

@@ -1,11 +1,12 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { jwtVerify } from 'jose';
 import { startCleengEmulator, CleengEmulator } from '../../emulators/cleeng';
-import { startRelay, RelayHandle, RelayConfigInput, ConfigError, loadRelayConfigFromEnv, CLEENG_DEFAULT_URLS } from '../../relay';
-import { backoffDelay, isCleengPaymentSuccess, Slots } from '../../relay/upstream';
+import { startRelay, RelayHandle, RelayConfigInput, ConfigError, loadRelayConfigFromEnv, resolveRelayConfig, CLEENG_DEFAULT_URLS } from '../../relay';
+import { backoffDelay, isCleengPaymentSuccess, Slots, Upstream } from '../../relay/upstream';
 import { TtlCache } from '../../relay/store';
 import { Keys } from '../../relay/attestation';
 import { createLogger } from '../../relay/log';
@@ -659,6 +660,38 @@ describe('building blocks', () => {
         assert.equal(await slots.acquire(20), false, 'timed out');
         slots.release();
         assert.equal(slots.available, 1);
+    });
+
+    test('an answer that arrived within the attempt timeout is taken, even when the process was too busy to read it before the timer expired', async () => {
+        let posts = 0;
+        const server = http.createServer((req, res) => {
+            req.resume();
+            req.on('end', () => {
+                posts++;
+                res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"message":"OK"}');
+                // The answer is on its way; now this process is busy for twice the attempt timeout.
+                const until = Date.now() + 400;
+                while (Date.now() < until) {
+                    // busy
+                }
+            });
+        });
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/roku/payment`;
+        const ac = new AbortController();
+        const upstream = new Upstream(resolveRelayConfig({ publisherToken: TOKEN, upstreamTimeoutMs: 200, retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 1 } }), ac.signal);
+        const warnings: string[] = [];
+        const log = { info: () => {}, warn: (_f: Record<string, unknown>, msg: string) => warnings.push(msg) };
+        try {
+            const outcome = await upstream.postPayment(url, toCleengPayment(receipt()), 'req-busy-0001', 'cleeng.roku-payment', log, async () => {});
+            assert.deepEqual(outcome, { kind: 'accepted' });
+            assert.equal(posts, 1, 'posted once, not again after a timeout');
+            assert.deepEqual(warnings, []);
+        } finally {
+            await upstream.close();
+            server.closeAllConnections();
+            await new Promise<void>((r) => server.close(() => r()));
+        }
     });
 
     test('check tokens: a compact HS256 JWT (typ relay-check+jwt) that jose verifies; expired, tampered or other-secret tokens are refused', async () => {
