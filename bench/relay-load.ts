@@ -5,9 +5,9 @@
  *                                   [--duration-ms 30000] [--duplicate-ratio 0.05] [--json]
  *                                   [--relay-node-args "--cpu-prof --cpu-prof-dir=out/prof"]
  * Three processes, so the figures are the relay's and not the load generator's: the relay as
- * `npm run relay` runs it (relay/main.ts, configured from the environment, logging to stdout), the
- * Cleeng stand-in (test/relay/cleeng-double.ts) and the load generator, each a child of this one,
- * which only plans, starts and counts. It sends `receipts` distinct receipts (plus a share of
+ * `npm run relay` runs it (relay/main.ts, configured from the environment, logging to stdout, which
+ * is read here), the Cleeng stand-in (test/relay/cleeng-double.ts) and the load generator, each a
+ * child of this one, which only plans, starts and counts. It sends `receipts` distinct receipts (plus a share of
  * re-sends of already-sent purchaseIds) with a fixed number of concurrent clients, stops starting
  * new ones after `durationMs`, then checks at the stand-in that every accepted purchaseId arrived
  * exactly once. It also reads each process's CPU time (Linux /proc) over the run, so the relay's
@@ -18,7 +18,8 @@ import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
-import { startCleengDouble } from '../test/relay/cleeng-double';
+import { startCleengDoubleProcess } from '../test/relay/cleeng-double';
+import { spawnRelay } from '../test/relay/helpers';
 import { startTestRedis, TestRedis } from '../test/relay/redis-server';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -120,12 +121,12 @@ interface LoadDone {
     elapsedMs: number;
 }
 
-type ChildMessage = { kind: 'ready'; url?: string } | { kind: 'posts'; posts: [string, number][] } | { kind: 'load-done'; result: LoadDone };
+type ChildMessage = { kind: 'ready' } | { kind: 'load-done'; result: LoadDone };
 
-function spawnRole(role: 'cleeng' | 'load', extraEnv: Record<string, string> = {}): ChildProcess {
-    return spawn(process.execPath, ['--require', 'ts-node/register', __filename, '--role', role], {
+function spawnLoadGenerator(): ChildProcess {
+    return spawn(process.execPath, ['--require', 'ts-node/register', __filename, '--role', 'load'], {
         cwd: ROOT,
-        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', ...extraEnv },
+        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
 }
@@ -162,32 +163,6 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
     clearTimeout(killer);
 }
 
-/** The relay as `npm run relay` starts it: relay/main.ts under ts-node, configured by environment. */
-function startRelayProcess(env: Record<string, string>, nodeArgs: string[]): { child: ChildProcess; url: Promise<string> } {
-    const child = spawn(process.execPath, [...nodeArgs, '--require', 'ts-node/register', 'relay/main.ts'], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', TS_NODE_TRANSPILE_ONLY: 'true', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let head = '';
-    let errors = '';
-    const url = new Promise<string>((resolve, reject) => {
-        // Its log lines (one per request) are read and dropped, as a log shipper would.
-        child.stdout!.on('data', (c: Buffer) => {
-            if (head.length < 64 * 1024) {
-                head += c.toString();
-                const m = /"msg":"relay listening".*?"url":"(http:\/\/127\.0\.0\.1:\d+)"|"url":"(http:\/\/127\.0\.0\.1:\d+)".*?"msg":"relay listening"/.exec(head);
-                if (m) {
-                    resolve((m[1] ?? m[2])!);
-                }
-            }
-        });
-        child.stderr!.on('data', (c: Buffer) => (errors += c.toString()));
-        child.once('exit', (code) => reject(new Error(`relay exited (${code}) before listening: ${errors}${head}`.slice(0, 2000))));
-    });
-    return { child, url };
-}
-
 export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<RelayBenchResult> {
     const receipts = opts.receipts ?? 2000;
     const concurrency = opts.concurrency ?? 50;
@@ -198,10 +173,10 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Relay
 
     const children: ChildProcess[] = [];
     let ownRedis: TestRedis | undefined;
+    let cleeng: Awaited<ReturnType<typeof startCleengDoubleProcess>> | undefined;
     try {
-        const cleeng = spawnRole('cleeng', { BENCH_PUBLISHER_TOKEN: token });
-        children.push(cleeng);
-        const cleengUrl = (await nextMessage(cleeng, 'ready', 'the Cleeng stand-in')).url!;
+        cleeng = await startCleengDoubleProcess({ publisherToken: token });
+        const cleengUrl = cleeng.url;
         let redisUrl = opts.redisUrl;
         let redisPid = opts.redisPid;
         if (store === 'redis' && !redisUrl) {
@@ -209,7 +184,7 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Relay
             redisUrl = ownRedis.url;
             redisPid = ownRedis.pid;
         }
-        const relay = startRelayProcess(
+        const relay = spawnRelay(
             {
                 CLEENG_PUBLISHER_TOKEN: token,
                 RELAY_SECRET: `bench-relay-secret-${process.pid}-0123456789abcdef`,
@@ -226,8 +201,8 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Relay
             opts.relayNodeArgs ?? [],
         );
         children.push(relay.child);
-        const relayUrl = await relay.url;
-        const load = spawnRole('load');
+        const relayUrl = await relay.listening();
+        const load = spawnLoadGenerator();
         children.push(load);
         await nextMessage(load, 'ready', 'the load generator');
 
@@ -272,9 +247,7 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Relay
         }
         const loadAfter = loadavg()[0]!;
 
-        const answered = nextMessage(cleeng, 'posts', 'the Cleeng stand-in');
-        cleeng.send('posts');
-        const perId = new Map((await answered).posts);
+        const perId = await cleeng.posts();
 
         const latencies: number[] = [];
         const statusCounts: Record<string, number> = {};
@@ -326,6 +299,7 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Relay
     } finally {
         // The relay first (SIGTERM: it drains and exits 0, writing a --cpu-prof profile if asked).
         await Promise.all(children.reverse().map((c) => stopChild(c)));
+        await cleeng?.close();
         await ownRedis?.stop();
     }
 }
@@ -336,18 +310,6 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Relay
 
 function send(m: ChildMessage): void {
     process.send!(m);
-}
-
-async function cleengRole(): Promise<void> {
-    const double = await startCleengDouble({ publisherToken: process.env.BENCH_PUBLISHER_TOKEN ?? '' });
-    process.on('message', (m: unknown) => {
-        if (m === 'posts') {
-            send({ kind: 'posts', posts: [...double.posts] });
-        }
-    });
-    process.on('SIGTERM', () => void double.close().then(() => process.exit(0)));
-    process.on('disconnect', () => void double.close().then(() => process.exit(0)));
-    send({ kind: 'ready', url: double.url });
 }
 
 function postJson(agent: http.Agent, url: URL, body: string): Promise<number> {
@@ -425,9 +387,7 @@ if (require.main === module) {
     };
     const num = (name: string): number | undefined => (value(name) !== undefined ? Number(value(name)) : undefined);
     const role = value('role');
-    if (role === 'cleeng') {
-        void cleengRole();
-    } else if (role === 'load') {
+    if (role === 'load') {
         loadRole();
     } else {
         runRelayBench({

@@ -3,8 +3,10 @@
  * `POST /roku/payment` with `X-Publisher-Token` → 200 `{"message":"OK"}`; JSON-RPC 3.0
  * `generateCustomerToken` / `getAccessStatus`). It imports nothing from the relay. It counts every
  * receipt post per purchaseId the moment the body has arrived, whether or not the caller stays for
- * the answer (as a real server would process it), and can answer late. Not a test file itself.
+ * the answer (as a real server would process it), and can answer late. `startCleengDoubleProcess` runs it
+ * in a process of its own. Not a test file itself.
  */
+import { spawn } from 'node:child_process';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -101,9 +103,70 @@ export async function startCleengDouble(opts: { publisherToken: string; answerDe
 }
 
 /** purchaseIds in `ids` that Cleeng never got, and those it got more than once. */
-export function deliveryCounts(double: CleengDouble, ids: string[]): { lost: string[]; doubled: string[] } {
+export function deliveryCounts(double: { posts: Map<string, number> }, ids: string[]): { lost: string[]; doubled: string[] } {
     return {
         lost: ids.filter((id) => !double.posts.has(id)),
         doubled: ids.filter((id) => (double.posts.get(id) ?? 0) > 1),
     };
+}
+
+/** The stand-in in a process of its own, as Cleeng is: its answer delay is not the relay's or the clients' event loop. */
+export interface CleengDoubleProcess {
+    url: string;
+    pid: number | undefined;
+    /** purchaseId → receipt posts that arrived, as counted in the stand-in's process. */
+    posts(): Promise<Map<string, number>>;
+    close(): Promise<void>;
+}
+
+type DoubleMessage = { kind: 'ready'; url: string } | { kind: 'posts'; posts: [string, number][] };
+
+export async function startCleengDoubleProcess(opts: { publisherToken: string; answerDelayMs?: number }): Promise<CleengDoubleProcess> {
+    const child = spawn(process.execPath, ['--require', 'ts-node/register', __filename], {
+        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', CLEENG_DOUBLE_TOKEN: opts.publisherToken, CLEENG_DOUBLE_DELAY_MS: String(opts.answerDelayMs ?? 0) },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    const next = (kind: DoubleMessage['kind']): Promise<DoubleMessage> =>
+        new Promise((resolve, reject) => {
+            const onMessage = (m: DoubleMessage): void => {
+                if (m.kind === kind) {
+                    child.off('message', onMessage);
+                    resolve(m);
+                }
+            };
+            child.on('message', onMessage);
+            void exited.then(() => reject(new Error('the Cleeng stand-in exited')));
+        });
+    const ready = (await next('ready')) as Extract<DoubleMessage, { kind: 'ready' }>;
+    return {
+        url: ready.url,
+        pid: child.pid,
+        async posts() {
+            const answer = next('posts');
+            child.send('posts');
+            return new Map(((await answer) as Extract<DoubleMessage, { kind: 'posts' }>).posts);
+        },
+        async close() {
+            if (child.exitCode === null && child.signalCode === null) {
+                child.kill('SIGTERM');
+                await exited;
+            }
+        },
+    };
+}
+
+if (require.main === module && process.send) {
+    void startCleengDouble({ publisherToken: process.env.CLEENG_DOUBLE_TOKEN ?? '', answerDelayMs: Number(process.env.CLEENG_DOUBLE_DELAY_MS ?? 0) }).then((double) => {
+        const send = (m: DoubleMessage): boolean => process.send!(m);
+        process.on('message', (m: unknown) => {
+            if (m === 'posts') {
+                send({ kind: 'posts', posts: [...double.posts] });
+            }
+        });
+        const stop = (): void => void double.close().then(() => process.exit(0));
+        process.on('SIGTERM', stop);
+        process.on('disconnect', stop);
+        send({ kind: 'ready', url: double.url });
+    });
 }

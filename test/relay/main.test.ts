@@ -1,26 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
 import { startCleengEmulator, CleengEmulator } from '../../emulators/cleeng';
-import { call, leaks, post, receipt, waitFor } from './helpers';
+import { call, leaks, post, receipt, spawnRelay, waitFor } from './helpers';
 
-const ROOT = path.resolve(__dirname, '../..');
 const TOKEN = 'cli-test-publisher-token-e0e0e0';
-
-function run(env: Record<string, string>): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
-    const child = spawn(process.execPath, ['--require', 'ts-node/register', 'relay/main.ts'], {
-        cwd: ROOT,
-        // Only the given variables (no inherited secrets); types were checked when this file compiled.
-        env: { PATH: process.env.PATH ?? '', TS_NODE_TRANSPILE_ONLY: 'true', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    return { child, out: () => out, exited };
-}
 
 describe('relay/main.ts (environment-configured CLI)', () => {
     let emu: CleengEmulator;
@@ -32,21 +15,20 @@ describe('relay/main.ts (environment-configured CLI)', () => {
     });
 
     test('exits with code 2 and names the missing variable when CLEENG_PUBLISHER_TOKEN is unset', async () => {
-        const p = run({});
+        const p = spawnRelay({});
         assert.equal(await p.exited, 2);
         assert.match(p.out(), /CLEENG_PUBLISHER_TOKEN is required/);
     });
 
     test('serves with env config, logs JSON lines without secrets, and exits 0 on SIGTERM after in-flight work', async () => {
-        const p = run({
+        const p = spawnRelay({
             CLEENG_PUBLISHER_TOKEN: TOKEN,
             CLEENG_ROKU_PAYMENT_URL: `${emu.url}/roku/payment`,
             CLEENG_JSONRPC_URL: `${emu.url}/3.0/json-rpc`,
             RELAY_PORT: '0',
         });
         try {
-            assert.ok(await waitFor(() => /"msg":"relay listening"/.test(p.out()), 30_000), p.out());
-            const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(p.out())![1]!;
+            const url = await p.listening();
             assert.deepEqual((await call(url, '/healthz')).json, { ok: true, attestationRequired: false });
             emu.setFault({ kind: 'slow', ms: 300, count: 1, path: '/roku/payment' });
             const r = receipt();
@@ -61,9 +43,7 @@ describe('relay/main.ts (environment-configured CLI)', () => {
             }
             assert.deepEqual(leaks(lines, [TOKEN, r.customerEmail]), []);
         } finally {
-            if (p.child.exitCode === null) {
-                p.child.kill('SIGKILL');
-            }
+            await p.kill();
         }
     });
 });

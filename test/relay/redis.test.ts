@@ -1,11 +1,10 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { createClient } from 'redis';
 import { startRelay, RelayHandle, RelayConfigInput } from '../../relay';
-import { startTestRedis, TestRedis } from './redis-server';
-import { startCleengDouble, CleengDouble } from './cleeng-double';
-import { call, leaks, post, receipt } from './helpers';
+import { startTestRedis } from './redis-server';
+import { call, leaks, onRedisWithCleeng, post } from './helpers';
 
 // The shared state on a real redis-server: what one instance records, every other one sees.
 
@@ -13,26 +12,13 @@ const TOKEN = 'redis-test-publisher-token-77c1';
 const SECRET = 'redis-test-relay-secret-0123456789abcdef';
 
 describe('shared state on Redis', () => {
-    let redis: TestRedis;
-    let cleeng: CleengDouble;
-    const relays: RelayHandle[] = [];
+    const f = onRedisWithCleeng(TOKEN, SECRET);
+    const { relays, emails, tracked } = f;
     const logs: string[] = [];
-    const emails: string[] = [];
     const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 
     function config(over: Partial<RelayConfigInput> = {}): RelayConfigInput {
-        return {
-            publisherToken: TOKEN,
-            secret: SECRET,
-            cleengRokuPaymentUrl: `${cleeng.url}/roku/payment`,
-            cleengJsonRpcUrl: `${cleeng.url}/3.0/json-rpc`,
-            redisUrl: redis.url,
-            port: 0,
-            retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 10 },
-            rateLimit: { perIp: 0, perEmail: 0 },
-            logSink: (l) => logs.push(l),
-            ...over,
-        };
+        return f.relayConfig({ retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 10 }, logSink: (l) => logs.push(l), ...over });
     }
     async function two(over: Partial<RelayConfigInput> = {}): Promise<[RelayHandle, RelayHandle]> {
         const a = await startRelay(config(over));
@@ -40,21 +26,6 @@ describe('shared state on Redis', () => {
         relays.push(a, b);
         return [a, b];
     }
-    function tracked(over: Parameters<typeof receipt>[0] = {}): ReturnType<typeof receipt> {
-        const r = receipt(over);
-        emails.push(r.customerEmail);
-        return r;
-    }
-
-    before(async () => {
-        redis = await startTestRedis();
-        cleeng = await startCleengDouble({ publisherToken: TOKEN });
-    });
-    after(async () => {
-        await Promise.all(relays.map((r) => r.close()));
-        await cleeng.close();
-        await redis.stop();
-    });
 
     test('a receipt accepted by one instance is answered by another from the record, kept at least 30 days, owner as a keyed hash', async () => {
         const [a, b] = await two();
@@ -63,7 +34,7 @@ describe('shared state on Redis', () => {
         assert.equal((await post(a.url, '/v1/roku/receipts', r)).status, 200);
         const again = await post(b.url, '/v1/roku/receipts', r);
         assert.equal(again.status, 200);
-        assert.equal(cleeng.posts.get(r.order.purchaseId), 1);
+        assert.equal(f.cleeng.posts.get(r.order.purchaseId), 1);
         const taken = await post(b.url, '/v1/roku/receipts', { ...r, customerEmail: `other.${r.customerEmail}` });
         assert.equal(taken.status, 409);
         assert.equal(taken.json.error.code, 'PURCHASE_OWNED');
@@ -72,7 +43,7 @@ describe('shared state on Redis', () => {
         const checked = await post(b.url, '/v1/entitlements/check', { customerEmail: r.customerEmail, offerId: r.offerId, checkToken: first.json.checkToken });
         assert.equal(checked.status, 200);
         assert.equal(checked.json.accessGranted, true);
-        const client = createClient({ url: redis.url });
+        const client = createClient({ url: f.redis.url });
         await client.connect();
         try {
             const key = `relay:r:roku:${r.order.purchaseId}`;
@@ -111,13 +82,13 @@ describe('shared state on Redis', () => {
         }
         assert.deepEqual(statuses, [200, 200, 200, 429], 'one budget across instances');
 
-        const [e, f] = await two();
+        const [e, g] = await two();
         const s = tracked();
         const accepted = await post(e.url, '/v1/roku/receipts', s);
-        const tokensBefore = cleeng.rpc.get('generateCustomerToken') ?? 0;
+        const tokensBefore = f.cleeng.rpc.get('generateCustomerToken') ?? 0;
         assert.equal((await post(e.url, '/v1/entitlements/check', { customerEmail: s.customerEmail, offerId: s.offerId, checkToken: accepted.json.checkToken })).status, 200);
-        assert.equal((await post(f.url, '/v1/entitlements/check', { customerEmail: s.customerEmail, offerId: s.offerId, checkToken: accepted.json.checkToken })).status, 200);
-        assert.equal((cleeng.rpc.get('generateCustomerToken') ?? 0) - tokensBefore, 1, "B used the customer token A cached");
+        assert.equal((await post(g.url, '/v1/entitlements/check', { customerEmail: s.customerEmail, offerId: s.offerId, checkToken: accepted.json.checkToken })).status, 200);
+        assert.equal((f.cleeng.rpc.get('generateCustomerToken') ?? 0) - tokensBefore, 1, "B used the customer token A cached");
     });
 
     test('Redis down: receipts answer 503 STORE_UNAVAILABLE with Retry-After, nothing reaches Cleeng, health says 503', async () => {
@@ -131,7 +102,7 @@ describe('shared state on Redis', () => {
         assert.equal(a.status, 503);
         assert.equal(a.json.error.code, 'STORE_UNAVAILABLE');
         assert.equal(a.headers['retry-after'], '3');
-        assert.equal(cleeng.posts.has(r.order.purchaseId), false, 'nothing forwarded without the store');
+        assert.equal(f.cleeng.posts.has(r.order.purchaseId), false, 'nothing forwarded without the store');
         const h = await call(relay.url, '/healthz');
         assert.equal(h.status, 503);
         assert.equal(h.json.error.code, 'STORE_UNAVAILABLE');
