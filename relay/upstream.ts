@@ -96,6 +96,33 @@ export type RokuValidation = { kind: 'verified' } | { kind: 'refused'; reason: s
 
 type Step<T> = { done: true; value: T } | { done: false; reason: string };
 
+/**
+ * The shared part of reading a JSON answer (JSON-RPC, Roku validation): busy and failed exchanges,
+ * transient statuses and unreadable bodies are retried; another non-2xx status is final
+ * (`onStatus`); otherwise the body's JSON object is handed on.
+ */
+function jsonObjectStep<T>(a: Exchange, onStatus: (status: number) => T): { busy: true } | Step<T> | { object: Record<string, unknown> } {
+    if (a.kind === 'busy') {
+        return { busy: true };
+    }
+    if (a.kind === 'failed') {
+        return { done: false, reason: a.reason };
+    }
+    if (isTransient(a.status)) {
+        return { done: false, reason: `status-${a.status}` };
+    }
+    if (a.status < 200 || a.status >= 300) {
+        return { done: true, value: onStatus(a.status) };
+    }
+    let v: unknown;
+    try {
+        v = JSON.parse(a.text);
+    } catch {
+        return { done: false, reason: 'malformed' };
+    }
+    return typeof v === 'object' && v !== null ? { object: v as Record<string, unknown> } : { done: false, reason: 'malformed' };
+}
+
 /** Cleeng's documented success for a receipt: 200 with `{"message":"OK"}`. */
 export function isCleengPaymentSuccess(status: number, text: string): boolean {
     if (status !== 200) {
@@ -264,28 +291,11 @@ export class Upstream {
         const text = JSON.stringify({ method, params, jsonrpc: '2.0', id });
         const headers = { 'Content-Type': 'application/json', Accept: 'application/json', 'X-Request-Id': requestId };
         const r = await this.withRetry<RpcOutcome<R>>(log, `cleeng.${method}`, async () => {
-            const a = await this.exchange('POST', this.cfg.cleengJsonRpcUrl, headers, text);
-            if (a.kind === 'busy') {
-                return { busy: true };
+            const j = jsonObjectStep<RpcOutcome<R>>(await this.exchange('POST', this.cfg.cleengJsonRpcUrl, headers, text), (status) => ({ kind: 'http-error', status }));
+            if (!('object' in j)) {
+                return j;
             }
-            if (a.kind === 'failed') {
-                return { done: false, reason: a.reason };
-            }
-            if (isTransient(a.status)) {
-                return { done: false, reason: `status-${a.status}` };
-            }
-            if (a.status < 200 || a.status >= 300) {
-                return { done: true, value: { kind: 'http-error', status: a.status } };
-            }
-            let v: { result?: unknown; error?: unknown };
-            try {
-                v = JSON.parse(a.text) as typeof v;
-            } catch {
-                return { done: false, reason: 'malformed' };
-            }
-            if (typeof v !== 'object' || v === null) {
-                return { done: false, reason: 'malformed' };
-            }
+            const v = j.object as { result?: unknown; error?: unknown };
             if (v.error && typeof v.error === 'object') {
                 const e = v.error as { code?: unknown; message?: unknown };
                 return { done: true, value: { kind: 'rpc-error', error: { code: typeof e.code === 'number' ? e.code : -1, message: String(e.message ?? '') } } };
@@ -313,28 +323,8 @@ export class Upstream {
         const url = `${this.cfg.rokuValidateUrl}/listen/transaction-service.svc/validate-transaction/${encodeURIComponent(key)}/${encodeURIComponent(purchaseId)}`;
         const r = await this.withRetry<RokuValidation>(log, 'roku.validate-transaction', async () => {
             const a = await this.exchange('GET', url, { Accept: 'application/json', 'X-Request-Id': requestId });
-            if (a.kind === 'busy') {
-                return { busy: true };
-            }
-            if (a.kind === 'failed') {
-                return { done: false, reason: a.reason };
-            }
-            if (isTransient(a.status)) {
-                return { done: false, reason: `status-${a.status}` };
-            }
-            if (a.status < 200 || a.status >= 300) {
-                return { done: true, value: { kind: 'refused', reason: `status-${a.status}` } };
-            }
-            let v: unknown;
-            try {
-                v = JSON.parse(a.text);
-            } catch {
-                return { done: false, reason: 'malformed' };
-            }
-            if (typeof v !== 'object' || v === null) {
-                return { done: false, reason: 'malformed' };
-            }
-            return { done: true, value: judgeRokuValidation(v as Record<string, unknown>, purchaseId, productCode) };
+            const j = jsonObjectStep<RokuValidation>(a, (status) => ({ kind: 'refused', reason: `status-${status}` }));
+            return 'object' in j ? { done: true, value: judgeRokuValidation(j.object, purchaseId, productCode) } : j;
         });
         if (r.ok) {
             return r.value;
