@@ -181,6 +181,7 @@ export async function benchRelay(): Promise<BenchRow[]> {
     const rows: BenchRow[] = [];
     try {
         // The in-memory store and Redis side by side, in the same run, at 10, 50 and 200 connections.
+        // The relay, the Cleeng stand-in and the load generator run in processes of their own.
         for (const store of ['memory', 'redis'] as const) {
             for (const concurrency of [10, 50, 200]) {
                 const r = await runRelayBench({ store, concurrency, receipts: 3000, redisUrl: redis.url, redisPid: redis.pid });
@@ -191,6 +192,11 @@ export async function benchRelay(): Promise<BenchRow[]> {
                     value: `${r.throughputRps.toFixed(0)}/s, ${r.p50Ms.toFixed(1)} / ${r.p99Ms.toFixed(1)} ms${r.failed > 0 ? `, ${Object.entries(r.statusCounts).filter(([k]) => k !== '200').map(([k, n]) => `${n}× ${k}`).join(', ')}` : ''}`,
                     goal: goal ? '>= 2000/s, p99 < 50 ms' : undefined,
                     ok: goal ? r.throughputRps >= 2000 && r.p99Ms < 50 : undefined
+                });
+                rows.push({
+                    section: 'relay',
+                    metric: `${store}, ${concurrency} connections: relay CPU per receipt (load average before → after)`,
+                    value: `${r.relayCpuMsPerRequest !== undefined ? `${r.relayCpuMsPerRequest.toFixed(3)} ms, ~${Math.round(1000 / r.relayCpuMsPerRequest)}/s on one free core` : 'n/a'} (load ${r.loadAvg[0]} → ${r.loadAvg[1]})`
                 });
                 rows.push({
                     section: 'relay',
