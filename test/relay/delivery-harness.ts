@@ -38,16 +38,25 @@ function once(url: string, body: string, timeoutMs: number, agent: http.Agent | 
 export async function sendLikeTheChannel(
     url: string,
     receipt: unknown,
-    opts: { timeoutMs?: number; ceilingMs?: number; agent?: http.Agent | false; baseDelayMs?: number; maxDelayMs?: number } = {},
+    opts: {
+        timeoutMs?: number;
+        /** Each attempt after a client timeout waits twice as long, up to this (default: timeoutMs, no growth). */
+        maxTimeoutMs?: number;
+        ceilingMs?: number;
+        agent?: http.Agent | false;
+        baseDelayMs?: number;
+        maxDelayMs?: number;
+    } = {},
 ): Promise<SendResult> {
     const body = JSON.stringify(receipt);
     const end = Date.now() + (opts.ceilingMs ?? 120_000);
     const statuses: number[] = [];
+    let timeoutMs = opts.timeoutMs ?? 10_000;
     for (let n = 1; ; n++) {
         let status = 0;
         let retryAfterMs: number | undefined;
         try {
-            const a = await once(url, body, opts.timeoutMs ?? 10_000, opts.agent ?? false);
+            const a = await once(url, body, timeoutMs, opts.agent ?? false);
             status = a.status;
             statuses.push(status);
             const final = (status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 408 && status !== 429);
@@ -66,6 +75,7 @@ export async function sendLikeTheChannel(
             }
         } catch {
             statuses.push(0);
+            timeoutMs = Math.min(Math.max(opts.maxTimeoutMs ?? timeoutMs, timeoutMs), timeoutMs * 2);
         }
         if (Date.now() > end) {
             return { status, attempts: n, statuses, json: undefined };
