@@ -286,14 +286,22 @@ export async function startSimulatorSession(opts: SimulatorOptions): Promise<Sim
             if (finished) {
                 return;
             }
-            try {
-                if (step.screenshot) {
+            // A screenshot that fails (a page too busy to paint in time) is reported but never costs
+            // the step its key: the run goes on as scripted.
+            if (step.screenshot) {
+                try {
                     const dir = opts.screenshotsDir ?? path.resolve('out', 'screenshots');
                     fs.mkdirSync(dir, { recursive: true });
                     const file = path.join(dir, step.screenshot.endsWith('.png') ? step.screenshot : `${step.screenshot}.png`);
                     fs.writeFileSync(file, await shoot());
                     screenshots.push(file);
+                } catch (err) {
+                    if (!finished) {
+                        onLine(`[host] screenshot ${step.screenshot} failed: ${(err as Error).message}`);
+                    }
                 }
+            }
+            try {
                 if (step.key) {
                     await press(step.key);
                 }

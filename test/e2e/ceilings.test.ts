@@ -79,7 +79,7 @@ describe('end to end: an answer within 10 s when the store or the relay hangs', 
         assert.equal(result.reason, 'closed', explain(result));
         const p = phases(result);
         assert.ok(p.includes('signingIn'), p.join(','));
-        assert.ok(result.lines.includes('[flow] action backToCatalog'), explain(result));
+        assert.ok(result.lines.some((l) => l.startsWith('[flow] action backToCatalog')), explain(result));
         assert.equal(p[p.length - 1], 'catalog', p.join(','));
         assert.ok(chain.cleeng.requests.some((r) => r.path === '/3.0/json-rpc'), 'the relay was waiting on Cleeng');
         const start = t.at((l) => l === '[flow] phase signingIn');
